@@ -1,0 +1,64 @@
+/**
+ * What the core is given (inputs and context) and what it asks for (effects). The Durable
+ * Object turns inputs from sockets, peers and its alarm into `Input`s and carries out the
+ * returned `Effect`s; the core itself performs no I/O.
+ */
+import type { UserState } from './state.js';
+
+/** Per-tenant policy the user's object holds a copy of (pushed on change). */
+export interface TenantPolicy {
+  readonly tenant: string;
+  /** The SIP domain and digest realm. */
+  readonly domain: string;
+  readonly maxDevices: number;
+  readonly ringTimeoutMs: number;
+  readonly videoAllowed: boolean;
+}
+
+/** HA1 digests only; passwords are never stored (RFC 7616 §3.4.2). */
+export interface Credentials {
+  readonly ha1Md5: string;
+  readonly ha1Sha256: string;
+  readonly enabled: boolean;
+}
+
+export interface StepContext {
+  readonly now: number;
+  readonly user: string;
+  readonly policy: TenantPolicy;
+  readonly credentials: Credentials | null;
+  /** Secret for stateless nonces (digest.ts). */
+  readonly nonceSecret: string;
+  /** A fresh random token (tags, branches); injected so the core has no entropy source. */
+  readonly newId: () => string;
+}
+
+/** How a socket proved its identity. */
+export type SocketAuth = 'token' | 'digest' | null;
+
+export interface ConnInfo {
+  readonly id: string;
+  readonly auth: SocketAuth;
+  readonly userAgent?: string | null;
+}
+
+export type Input =
+  | { readonly type: 'socket-message'; readonly conn: ConnInfo; readonly text: string }
+  | { readonly type: 'peer-request'; readonly from: string; readonly text: string }
+  | { readonly type: 'peer-response'; readonly from: string; readonly text: string }
+  | { readonly type: 'socket-closed'; readonly conn: string }
+  | { readonly type: 'timer' };
+
+export type Effect =
+  /** Send a frame on one of this user's sockets. */
+  | { readonly type: 'send'; readonly conn: string; readonly text: string }
+  /** Hand a request to another user's object (or this one, for calls to oneself). */
+  | { readonly type: 'relay-request'; readonly to: string; readonly text: string }
+  | { readonly type: 'relay-response'; readonly to: string; readonly text: string }
+  /** The socket authenticated by digest: record it in the socket's attachment. */
+  | { readonly type: 'authenticate'; readonly conn: string };
+
+export interface StepResult {
+  readonly state: UserState;
+  readonly effects: readonly Effect[];
+}

@@ -1,0 +1,174 @@
+/**
+ * Dialog records (RFC 3261 §12) as each user's object keeps them: enough to route every
+ * in-dialog request to the right object and socket, to keep call history, and to end a
+ * call cleanly when a socket is lost.
+ */
+import { callId, contacts, cseq, fromTag, toTag } from './headers.js';
+import { header, type SipMessage, type SipRequest } from './message.js';
+import { makeBranch, ourViaValue } from './hops.js';
+import { buildRequest, reasonHeader } from './requests.js';
+import { dialogId, type Dialog, type Direction } from './state.js';
+import type { Step } from './step.js';
+
+/** How long an ended dialog stays in memory to absorb stragglers (64*T1, §17.1.1.2). */
+export const LINGER_MS = 32_000;
+/** Default subscription lifetime when none is stated (RFC 6665 §4.1.2.1 leaves it to the event package). */
+export const DEFAULT_SUBSCRIPTION_MS = 3_600_000;
+
+/** Dialog-creating methods and the kind of dialog they make. */
+export function dialogKind(method: string): Dialog['kind'] | null {
+  if (method === 'INVITE') return 'call';
+  if (method === 'SUBSCRIBE' || method === 'REFER') return 'subscription';
+  return null;
+}
+
+/**
+ * The dialog a request from one of this user's sockets belongs to: as caller its From tag
+ * is the caller tag; as callee its To tag is.
+ */
+export function dialogForSocketRequest(s: Step, msg: SipMessage): Dialog | undefined {
+  const cid = callId(msg);
+  const f = fromTag(msg);
+  const t = toTag(msg);
+  return (f ? s.dialog(dialogId('out', cid, f)) : undefined) ?? (t ? s.dialog(dialogId('in', cid, t)) : undefined);
+}
+
+/** The dialog a request relayed by the peer's object belongs to (the mirror image). */
+export function dialogForPeerRequest(s: Step, msg: SipMessage): Dialog | undefined {
+  const cid = callId(msg);
+  const f = fromTag(msg);
+  const t = toTag(msg);
+  return (t ? s.dialog(dialogId('out', cid, t)) : undefined) ?? (f ? s.dialog(dialogId('in', cid, f)) : undefined);
+}
+
+export function firstContactUri(msg: SipMessage): string | null {
+  const list = contacts(msg);
+  return list && list !== '*' && list.length > 0 ? list[0]!.uriText : null;
+}
+
+export function newDialog(s: Step, req: SipRequest, direction: Direction, peer: string, conn: string | null, branch: string | null): Dialog {
+  const kind = dialogKind(req.method)!;
+  const now = s.ctx.now;
+  return {
+    id: dialogId(direction, callId(req), fromTag(req)!),
+    kind,
+    callId: callId(req),
+    callerTag: fromTag(req)!,
+    calleeTag: null,
+    direction,
+    peer,
+    state: 'early',
+    conn,
+    createdAt: now,
+    answeredAt: null,
+    endedAt: null,
+    finalStatus: null,
+    endReason: null,
+    requestUri: req.uri,
+    fromHeader: header(req, 'from')!,
+    toHeader: header(req, 'to')!,
+    callerContact: firstContactUri(req),
+    calleeContact: null,
+    callerCseq: cseq(req)!.seq,
+    calleeCseq: null,
+    branch,
+    offer: null,
+    answer: null,
+    deadline: now + s.ctx.policy.ringTimeoutMs + LINGER_MS,
+  };
+}
+
+export function endDialog(s: Step, d: Dialog, reason: string, status: number | null = null): Dialog {
+  const ended: Dialog = {
+    ...d,
+    state: 'ended',
+    endedAt: s.ctx.now,
+    endReason: d.endReason ?? reason,
+    finalStatus: d.finalStatus ?? status,
+    deadline: s.ctx.now + LINGER_MS,
+  };
+  s.putDialog(ended);
+  return ended;
+}
+
+/**
+ * Notes a request passing within the dialog: the CSeq each side used (for a later BYE on
+ * its behalf), BYE ending a call, and NOTIFY refreshing or ending a subscription (RFC 6665).
+ */
+export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThisUser: boolean): void {
+  const seq = cseq(req)!.seq;
+  const byCaller = fromThisUser === (d.direction === 'out');
+  const next: Dialog = byCaller ? { ...d, callerCseq: Math.max(d.callerCseq, seq) } : { ...d, calleeCseq: Math.max(d.calleeCseq ?? 0, seq) };
+  if (req.method === 'BYE') {
+    endDialog(s, next, byCaller ? 'caller-bye' : 'callee-bye');
+    return;
+  }
+  if (d.kind === 'subscription' && req.method === 'NOTIFY') {
+    if (/^\s*terminated/i.test(header(req, 'subscription-state') ?? '')) {
+      endDialog(s, next, 'subscription-terminated');
+      return;
+    }
+    s.putDialog({ ...next, deadline: s.ctx.now + DEFAULT_SUBSCRIPTION_MS });
+    return;
+  }
+  s.putDialog(next);
+}
+
+/**
+ * Sends a request within the dialog as if this user's UA had sent it: used when its socket
+ * is gone, so that the peer is not left in a ghost call (§15.1.1, RFC 3326 Reason).
+ */
+function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: number, reason: [number, string]): void {
+  const asCaller = d.direction === 'out';
+  const target = asCaller ? d.calleeContact : d.callerContact;
+  if (!target || !d.calleeTag) return;
+  const req = buildRequest({
+    method,
+    uri: target,
+    via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), null, s.ctx.user)),
+    from: asCaller ? d.fromHeader : withTag(d.toHeader, d.calleeTag),
+    to: asCaller ? withTag(d.toHeader, d.calleeTag) : d.fromHeader,
+    callId: d.callId,
+    cseq: cseqNumber,
+    headers: method === 'BYE' ? [reasonHeader(reason[0], reason[1])] : [],
+  });
+  s.relayRequest(d.peer, req);
+}
+
+/** The user's socket in a confirmed dialog is gone: BYE the peer on its behalf. */
+export function byeOnBehalf(s: Step, d: Dialog): void {
+  const seq = (d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0)) + 1;
+  requestOnBehalf(s, d, 'BYE', seq, [480, 'Connection lost']);
+  endDialog(s, d, 'connection-lost');
+}
+
+/**
+ * A 2xx reached a caller whose socket is gone (it raced the CANCEL): complete the
+ * transaction with ACK and end the call with BYE (§13.2.2.4, §15).
+ */
+export function ackAndByeOnBehalf(s: Step, d: Dialog): void {
+  requestOnBehalf(s, d, 'ACK', d.callerCseq, [487, 'Caller gone']);
+  requestOnBehalf(s, d, 'BYE', d.callerCseq + 1, [487, 'Caller connection lost']);
+}
+
+/** The caller's socket is gone before an answer: CANCEL the forwarded INVITE (§9.1). */
+export function cancelOnBehalf(s: Step, d: Dialog): void {
+  if (d.branch) {
+    const cancel = buildRequest({
+      method: 'CANCEL',
+      uri: d.requestUri,
+      via: ourViaValue(s.ctx.policy.domain, d.branch),
+      from: d.fromHeader,
+      to: d.toHeader,
+      callId: d.callId,
+      cseq: d.callerCseq,
+      headers: [reasonHeader(487, 'Caller connection lost')],
+    });
+    s.relayRequest(d.peer, cancel);
+  }
+  endDialog(s, d, 'caller-gone', 487);
+}
+
+export function withTag(nameAddr: string, tag: string): string {
+  return /;\s*tag=/i.test(nameAddr) ? nameAddr : `${nameAddr};tag=${tag}`;
+}

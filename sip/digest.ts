@@ -1,0 +1,142 @@
+/**
+ * HTTP Digest for SIP (RFC 3261 §22, RFC 7616, RFC 8760): challenges, credential parsing,
+ * response verification and stateless nonces. Pure functions; the secret and the clock
+ * are inputs.
+ */
+import { quote, readQuoted, isWhitespace } from './grammar.js';
+import { md5Hex } from './crypto/md5.js';
+import { hmacSha256, sha256Hex } from './crypto/sha256.js';
+import { timingSafeEqual, toBase64Url } from './crypto/hex.js';
+
+export type DigestAlgorithm = 'MD5' | 'SHA-256';
+
+/** Nonces older than this are answered with stale=true (RFC 7616 §3.3). */
+export const NONCE_LIFETIME_MS = 5 * 60 * 1000;
+
+export function digestHash(algorithm: DigestAlgorithm, text: string): string {
+  return algorithm === 'MD5' ? md5Hex(text) : sha256Hex(text);
+}
+
+/** HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2). Only HA1 values are stored. */
+export function computeHa1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
+  return digestHash(algorithm, `${username}:${realm}:${password}`);
+}
+
+export interface DigestCredentials {
+  readonly username: string;
+  readonly realm: string;
+  readonly nonce: string;
+  readonly uri: string;
+  readonly response: string;
+  readonly algorithm: DigestAlgorithm;
+  readonly qop: string | null;
+  readonly nc: string | null;
+  readonly cnonce: string | null;
+  readonly opaque: string | null;
+}
+
+/** Parses `Digest k=v, k="v", ...` from Authorization / Proxy-Authorization (§25.1). */
+export function parseDigestCredentials(value: string): DigestCredentials | null {
+  const m = /^\s*Digest\s+/i.exec(value);
+  if (!m) return null;
+  const fields = new Map<string, string>();
+  let i = m[0].length;
+  const s = value;
+  while (i < s.length) {
+    while (i < s.length && (isWhitespace(s[i]) || s[i] === ',')) i++;
+    if (i >= s.length) break;
+    const eq = s.indexOf('=', i);
+    if (eq < 0) return null;
+    const key = s.slice(i, eq).trim().toLowerCase();
+    if (!/^[a-z0-9\-_]+$/.test(key)) return null;
+    i = eq + 1;
+    while (isWhitespace(s[i])) i++;
+    let val: string;
+    if (s[i] === '"') {
+      const q = readQuoted(s, i);
+      if (!q) return null;
+      val = q.value;
+      i = q.end;
+    } else {
+      let j = i;
+      while (j < s.length && s[j] !== ',' && !isWhitespace(s[j])) j++;
+      val = s.slice(i, j);
+      i = j;
+    }
+    fields.set(key, val);
+  }
+  const algorithmText = (fields.get('algorithm') ?? 'MD5').toUpperCase();
+  if (algorithmText !== 'MD5' && algorithmText !== 'SHA-256') return null;
+  const username = fields.get('username');
+  const realm = fields.get('realm');
+  const nonce = fields.get('nonce');
+  const uri = fields.get('uri');
+  const response = fields.get('response');
+  if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return null;
+  return {
+    username,
+    realm,
+    nonce,
+    uri,
+    response: response.toLowerCase(),
+    algorithm: algorithmText,
+    qop: fields.get('qop') ?? null,
+    nc: fields.get('nc') ?? null,
+    cnonce: fields.get('cnonce') ?? null,
+    opaque: fields.get('opaque') ?? null,
+  };
+}
+
+/** The expected `response` value for qop=auth or for no qop (RFC 7616 §3.4.1, RFC 2617 §3.2.2.1). */
+export function expectedResponse(creds: DigestCredentials, method: string, ha1: string): string {
+  const ha2 = digestHash(creds.algorithm, `${method}:${creds.uri}`);
+  if (creds.qop === 'auth') {
+    return digestHash(creds.algorithm, `${ha1}:${creds.nonce}:${creds.nc}:${creds.cnonce}:auth:${ha2}`);
+  }
+  return digestHash(creds.algorithm, `${ha1}:${creds.nonce}:${ha2}`);
+}
+
+export function verifyResponse(creds: DigestCredentials, method: string, ha1: string): boolean {
+  if (creds.qop !== null && creds.qop !== 'auth') return false;
+  if (creds.qop === 'auth' && (creds.nc === null || creds.cnonce === null || !/^[0-9a-fA-F]{8}$/.test(creds.nc))) return false;
+  return timingSafeEqual(expectedResponse(creds, method, ha1), creds.response);
+}
+
+/**
+ * Stateless nonce: the issue time and an HMAC over it, so any instance holding the secret
+ * can check it without storing it (RFC 7616 §3.3 leaves the format to the server).
+ */
+export function createNonce(secret: string, now: number): string {
+  const ts = Math.floor(now / 1000).toString(36);
+  return `${ts}.${toBase64Url(hmacSha256(secret, `nonce:${ts}`)).slice(0, 22)}`;
+}
+
+export type NonceCheck = 'valid' | 'stale' | 'invalid';
+
+export function checkNonce(secret: string, nonce: string, now: number): NonceCheck {
+  const dot = nonce.indexOf('.');
+  if (dot <= 0) return 'invalid';
+  const ts = nonce.slice(0, dot);
+  if (!/^[0-9a-z]{1,12}$/.test(ts)) return 'invalid';
+  const mac = toBase64Url(hmacSha256(secret, `nonce:${ts}`)).slice(0, 22);
+  if (!timingSafeEqual(mac, nonce.slice(dot + 1))) return 'invalid';
+  const issued = parseInt(ts, 36) * 1000;
+  if (issued > now + 60_000) return 'invalid';
+  return now - issued > NONCE_LIFETIME_MS ? 'stale' : 'valid';
+}
+
+/** Expiry time of a valid nonce, for pruning the nonce-count records. */
+export function nonceExpiry(nonce: string): number {
+  return parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000 + NONCE_LIFETIME_MS;
+}
+
+/**
+ * Challenge header values. MD5 comes first: JsSIP 3.x and SIP.js 0.21 read only the
+ * first challenge and answer only MD5; SHA-256 is offered for RFC 8760 clients.
+ */
+export function challenges(realm: string, nonce: string, stale: boolean): string[] {
+  const staleText = stale ? ', stale=true' : '';
+  return (['MD5', 'SHA-256'] as const).map(
+    (alg) => `Digest realm=${quote(realm)}, nonce=${quote(nonce)}, algorithm=${alg}, qop="auth"${staleText}`,
+  );
+}

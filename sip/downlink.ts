@@ -1,0 +1,110 @@
+/**
+ * Requests relayed by another user's object: the callee side of the proxy pair. Initial
+ * requests fork to this user's bindings; in-dialog requests go to the one socket of the
+ * dialog; CANCEL cancels the fork (RFC 3261 §16.10).
+ */
+import { dialogForPeerRequest, noteInDialogRequest } from './dialogs.js';
+import { CANCEL_GUARD_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
+import { getParam } from './grammar.js';
+import { callId, integerHeader, toTag, topVia } from './headers.js';
+import { derivedBranch, ourViaValue } from './hops.js';
+import { field, prependHeaders, setHeader, type SipRequest } from './message.js';
+import { isSipUri, parseUri } from './uri.js';
+import type { Step } from './step.js';
+
+export function onPeerRequest(s: Step, peer: string, req: SipRequest): void {
+  const incomingBranch = topVia(req)?.branch ?? '';
+  if (req.method === 'CANCEL') {
+    onPeerCancel(s, peer, req, incomingBranch);
+    return;
+  }
+  const mf = integerHeader(req, 'max-forwards') ?? 70;
+  if (mf <= 0) {
+    if (req.method !== 'ACK') rejectRelayed(s, req, peer, 483);
+    return;
+  }
+  if (toTag(req) !== null) {
+    onPeerInDialog(s, peer, req, incomingBranch, mf);
+    return;
+  }
+  if (req.method === 'ACK') return;
+  onPeerInitial(s, peer, req, incomingBranch, mf);
+}
+
+function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number): void {
+  const { credentials } = s.ctx;
+  if (!credentials) {
+    rejectRelayed(s, req, peer, 404, { reason: 'User Not Found' });
+    return;
+  }
+  if (!credentials.enabled) {
+    rejectRelayed(s, req, peer, 480, { reason: 'User Disabled' });
+    return;
+  }
+  const existing = findFork(s, incomingBranch, req.method);
+  if (existing) {
+    // A CANCEL overtook its INVITE: the tombstone answers for the INVITE now.
+    if (existing.canceled && existing.branches.length === 0) {
+      s.removeFork(existing);
+      rejectRelayed(s, req, peer, 487);
+    }
+    return;
+  }
+  // RFC 5627 §5.1: a GRUU reaches only the instance it names.
+  const uri = parseUri(req.uri);
+  const gr = uri && isSipUri(uri) ? getParam(uri.params, 'gr') : undefined;
+  const targets = s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === `<${gr}>`));
+  if (targets.length === 0) {
+    rejectRelayed(s, req, peer, 480, { reason: 'Temporarily Unavailable' });
+    return;
+  }
+  startFork(s, setHeader(req, 'Max-Forwards', String(mf - 1)), peer, targets, incomingBranch);
+}
+
+function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number): void {
+  const d = dialogForPeerRequest(s, req);
+  // Requests in an early dialog (PRACK, UPDATE) go to the branch that created it.
+  const conn = d?.conn ?? earlyBranchConn(s, req);
+  if (!d || d.peer !== peer || d.state === 'ended' || conn === null) {
+    if (req.method !== 'ACK') rejectRelayed(s, req, peer, 481);
+    return;
+  }
+  noteInDialogRequest(s, d, req, false);
+  const branch = derivedBranch('r', incomingBranch, callId(req), conn, s.ctx.user);
+  const fwd = prependHeaders(setHeader(req, 'Max-Forwards', String(mf - 1)), [field('Via', ourViaValue(s.ctx.policy.domain, branch))]);
+  s.send(conn, fwd);
+}
+
+function earlyBranchConn(s: Step, req: SipRequest): string | null {
+  const tag = toTag(req);
+  const cid = callId(req);
+  for (const f of s.state.forks) {
+    if (f.callId !== cid) continue;
+    const b = f.branches.find((x) => x.toTag === tag && x.state !== 'done');
+    if (b) return b.conn;
+  }
+  return null;
+}
+
+function onPeerCancel(s: Step, peer: string, req: SipRequest, incomingBranch: string): void {
+  const fork = findFork(s, incomingBranch, 'INVITE');
+  if (fork) {
+    if (fork.peer === peer) cancelFork(s, fork);
+    return;
+  }
+  // The CANCEL arrived before its INVITE: leave a tombstone so the INVITE is answered 487.
+  s.putFork({
+    id: incomingBranch,
+    method: 'INVITE',
+    peer,
+    callId: callId(req),
+    base: [],
+    branches: [],
+    best: null,
+    bestStatus: 0,
+    finalSent: false,
+    canceled: true,
+    localTag: s.ctx.newId(),
+    deadline: s.ctx.now + CANCEL_GUARD_MS,
+  });
+}

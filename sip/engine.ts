@@ -1,0 +1,103 @@
+/**
+ * The sans-I/O entry point: `step(state, input, context)` returns the next state and the
+ * effects to carry out. `nextDeadline(state)` tells the adapter when to set its alarm.
+ */
+import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
+import { byeOnBehalf, cancelOnBehalf, endDialog } from './dialogs.js';
+import { onPeerRequest } from './downlink.js';
+import { expireFork, failBranch } from './fork.js';
+import { parseMessage } from './parser.js';
+import { expireBindings } from './registrar.js';
+import { responseFromHeaders } from './response.js';
+import { onPeerResponse, onSocketResponse } from './responses.js';
+import type { UserState } from './state.js';
+import { Step } from './step.js';
+import { onSocketRequest } from './uplink.js';
+
+export function step(state: UserState, input: Input, ctx: StepContext): StepResult {
+  const s = new Step(state, ctx);
+  switch (input.type) {
+    case 'socket-message':
+      onSocketMessage(s, input.conn, input.text);
+      break;
+    case 'peer-request':
+    case 'peer-response': {
+      // Peers are our own objects: what they relay was parsed and serialised by us.
+      const r = parseMessage(input.text);
+      if (!r.ok) break;
+      if (input.type === 'peer-request' && r.message.kind === 'request') onPeerRequest(s, input.from, r.message);
+      if (input.type === 'peer-response' && r.message.kind === 'response') onPeerResponse(s, r.message);
+      break;
+    }
+    case 'socket-closed':
+      onSocketClosed(s, input.conn);
+      break;
+    case 'timer':
+      onTimer(s);
+      break;
+  }
+  return s.result();
+}
+
+function onSocketMessage(s: Step, conn: ConnInfo, text: string): void {
+  // A lone CRLF is a keepalive pong or padding (RFC 5626 §4.4.1), not a message.
+  if (text.trim() === '') return;
+  const r = parseMessage(text);
+  if (!r.ok) {
+    // Errors are answers: a malformed request learns why; a malformed response is dropped.
+    if (!r.isResponse && r.method !== 'ACK') {
+      s.send(conn.id, responseFromHeaders(r.headers, r.status, { reason: r.reason, toTag: s.ctx.newId() }));
+    }
+    return;
+  }
+  if (r.message.kind === 'response') onSocketResponse(s, r.message);
+  else onSocketRequest(s, conn, r.message);
+}
+
+/**
+ * A socket closed: its bindings go at once, its pending outgoing INVITEs are CANCELled,
+ * its ringing branches fail, and its confirmed calls get a BYE on its behalf.
+ */
+function onSocketClosed(s: Step, conn: string): void {
+  s.removeBindings((b) => b.conn === conn);
+  for (const d of s.state.dialogs) {
+    if (d.conn !== conn || d.state === 'ended') continue;
+    if (d.kind === 'call' && d.state === 'confirmed') byeOnBehalf(s, d);
+    else if (d.kind === 'call' && d.direction === 'out') cancelOnBehalf(s, d);
+    else endDialog(s, d, 'connection-lost');
+  }
+  for (const fork of s.state.forks) {
+    for (const b of fork.branches) {
+      if (b.conn !== conn || b.state === 'done') continue;
+      const current = s.state.forks.find((f) => f.id === fork.id && f.method === fork.method);
+      const branch = current?.branches.find((x) => x.id === b.id);
+      if (current && branch && branch.state !== 'done') failBranch(s, current, branch);
+    }
+  }
+}
+
+function onTimer(s: Step): void {
+  const { now } = s.ctx;
+  expireBindings(s);
+  for (const fork of s.state.forks) {
+    if (fork.deadline > now) continue;
+    const current = s.state.forks.find((f) => f.id === fork.id && f.method === fork.method);
+    if (current) expireFork(s, current);
+  }
+  for (const d of s.state.dialogs) {
+    if (d.deadline === null || d.deadline > now) continue;
+    if (d.state === 'ended') s.forgetDialog(d.id);
+    else endDialog(s, d, d.state === 'early' ? 'timeout' : 'expired', d.state === 'early' ? 408 : null);
+  }
+  if (s.state.nonces.some((n) => n.expiresAt <= now)) s.putNonces(s.state.nonces.filter((n) => n.expiresAt > now));
+}
+
+/** The earliest moment something in the state needs the alarm. */
+export function nextDeadline(state: UserState): number | null {
+  let min = Infinity;
+  for (const b of state.bindings) min = Math.min(min, b.expiresAt);
+  for (const f of state.forks) min = Math.min(min, f.deadline);
+  for (const d of state.dialogs) if (d.deadline !== null) min = Math.min(min, d.deadline);
+  for (const n of state.nonces) min = Math.min(min, n.expiresAt);
+  return min === Infinity ? null : min;
+}

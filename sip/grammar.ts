@@ -1,0 +1,191 @@
+/**
+ * Lexical helpers shared by the header parsers (RFC 3261 §25.1).
+ *
+ * Everything here is total: malformed input yields `null`, never an exception.
+ */
+
+/** token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") (§25.1) */
+const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+export function isToken(s: string): boolean {
+  return TOKEN_RE.test(s);
+}
+
+export function isWhitespace(c: string | undefined): boolean {
+  return c === ' ' || c === '\t';
+}
+
+/**
+ * Reads a quoted-string starting at `start` (which must be a DQUOTE) and returns its
+ * unescaped content and the index just past the closing quote (§25.1 quoted-pair).
+ */
+export function readQuoted(s: string, start: number): { value: string; end: number } | null {
+  if (s[start] !== '"') return null;
+  let out = '';
+  for (let i = start + 1; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') {
+      if (i + 1 >= s.length) return null;
+      out += s[i + 1];
+      i++;
+    } else if (c === '"') {
+      return { value: out, end: i + 1 };
+    } else {
+      out += c;
+    }
+  }
+  return null;
+}
+
+/** Quotes a value for use as a quoted-string, escaping `"` and `\` (§25.1). */
+export function quote(value: string): string {
+  return `"${value.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/**
+ * Splits a header value at top-level commas: commas inside quoted strings or angle
+ * brackets do not separate values (§7.3.1). Returns null on an unterminated quote or bracket.
+ */
+export function splitTopLevel(value: string, sep = ','): string[] | null {
+  const parts: string[] = [];
+  let depth = 0;
+  let inQuote = false;
+  let startIdx = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (inQuote) {
+      if (c === '\\') i++;
+      else if (c === '"') inQuote = false;
+      continue;
+    }
+    if (c === '"') inQuote = true;
+    else if (c === '<') depth++;
+    else if (c === '>') {
+      if (depth === 0) return null;
+      depth--;
+    } else if (c === sep && depth === 0) {
+      parts.push(value.slice(startIdx, i).trim());
+      startIdx = i + 1;
+    }
+  }
+  if (inQuote || depth !== 0) return null;
+  parts.push(value.slice(startIdx).trim());
+  return parts;
+}
+
+/** Header or URI parameters, keys lower-cased, in order of appearance. `null` = flag without value. */
+export type Params = ReadonlyArray<readonly [string, string | null]>;
+
+export function getParam(params: Params, name: string): string | null | undefined {
+  const key = name.toLowerCase();
+  for (const [k, v] of params) if (k === key) return v;
+  return undefined;
+}
+
+export function hasParam(params: Params, name: string): boolean {
+  return getParam(params, name) !== undefined;
+}
+
+/**
+ * Parses `;name[=value]` pairs (generic-param, §25.1). Values may be tokens, hosts
+ * (including bracketed IPv6 references) or quoted strings; quoted values are returned
+ * unescaped. Returns null when the text is not a parameter list.
+ */
+export function parseParams(text: string): Array<[string, string | null]> | null {
+  const out: Array<[string, string | null]> = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && isWhitespace(text[i])) i++;
+    if (i >= n) break;
+    if (text[i] !== ';') return null;
+    i++;
+    while (i < n && isWhitespace(text[i])) i++;
+    let j = i;
+    while (j < n && text[j] !== '=' && text[j] !== ';' && !isWhitespace(text[j])) j++;
+    const name = text.slice(i, j);
+    if (!isToken(name)) return null;
+    i = j;
+    while (i < n && isWhitespace(text[i])) i++;
+    if (text[i] === '=') {
+      i++;
+      while (i < n && isWhitespace(text[i])) i++;
+      if (text[i] === '"') {
+        const q = readQuoted(text, i);
+        if (!q) return null;
+        out.push([name.toLowerCase(), q.value]);
+        i = q.end;
+      } else {
+        j = i;
+        while (j < n && text[j] !== ';' && !isWhitespace(text[j])) j++;
+        const value = text.slice(i, j);
+        if (value === '' || !/^[\x21-\x7e]+$/.test(value) || value.includes('"')) return null;
+        out.push([name.toLowerCase(), value]);
+        i = j;
+      }
+    } else {
+      out.push([name.toLowerCase(), null]);
+    }
+  }
+  return out;
+}
+
+/** Serializes parameters back to `;k=v` form, quoting values that are not tokens or hosts. */
+export function formatParams(params: Params): string {
+  let s = '';
+  for (const [k, v] of params) {
+    if (v === null) s += `;${k}`;
+    else if (/^[A-Za-z0-9\-.!%*_+`'~:[\]]+$/.test(v)) s += `;${k}=${v}`;
+    else s += `;${k}=${quote(v)}`;
+  }
+  return s;
+}
+
+/** UTF-8 byte length of a string, without TextEncoder (the core uses no runtime APIs). */
+export function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Encodes a string as UTF-8 bytes (used by the hash functions). */
+export function utf8Encode(s: string): Uint8Array {
+  const out = new Uint8Array(utf8Length(s));
+  let p = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out[p++] = c;
+    else if (c < 0x800) {
+      out[p++] = 0xc0 | (c >> 6);
+      out[p++] = 0x80 | (c & 0x3f);
+    } else if (c < 0x10000) {
+      out[p++] = 0xe0 | (c >> 12);
+      out[p++] = 0x80 | ((c >> 6) & 0x3f);
+      out[p++] = 0x80 | (c & 0x3f);
+    } else {
+      out[p++] = 0xf0 | (c >> 18);
+      out[p++] = 0x80 | ((c >> 12) & 0x3f);
+      out[p++] = 0x80 | ((c >> 6) & 0x3f);
+      out[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return out;
+}

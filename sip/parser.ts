@@ -1,0 +1,164 @@
+/**
+ * Parses one SIP message from one WebSocket frame (RFC 7118 §5: one message per frame)
+ * and validates what the core relies on. Never throws: a message either parses or
+ * yields a `ParseFailure` naming the problem, which for a request becomes the status and
+ * reason phrase of the answer (RFC 3261 §8.2, §16.3, §21).
+ */
+import { isToken, utf8Length } from './grammar.js';
+import { contacts, integerHeader, isValidCallId, nameAddrs, parseCSeq, vias } from './headers.js';
+import { canonicalName, field, header, headerLines, type HeaderField, type SipMessage, type SipRequest } from './message.js';
+import { parseNameAddr } from './name-addr.js';
+import { parseUri } from './uri.js';
+
+/** RFC 7118 leaves the limit to the server; we answer 513 above 64 KiB (§21.5.12). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface ParseFailure {
+  readonly status: number;
+  readonly reason: string;
+  /** True when the first line was a status line: malformed responses are dropped, not answered. */
+  readonly isResponse: boolean;
+  /** The header fields recovered before the failure, used to address the error answer. */
+  readonly headers: readonly HeaderField[];
+  /** The request method, when the request line could be read. */
+  readonly method: string | null;
+}
+
+export type ParseResult = { readonly ok: true; readonly message: SipMessage } | ({ readonly ok: false } & ParseFailure);
+
+const REQUEST_LINE_RE = /^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) (\S+)$/;
+const STATUS_LINE_RE = /^SIP\/(\S+) (\d{3})(?: (.*))?$/i;
+
+export function parseMessage(text: string): ParseResult {
+  const isResponse = text.startsWith('SIP/');
+  const fail = (status: number, reason: string, headers: readonly HeaderField[] = [], method: string | null = null): ParseResult => ({
+    ok: false,
+    status,
+    reason,
+    isResponse,
+    headers,
+    method,
+  });
+
+  if (text.length > MAX_MESSAGE_BYTES || utf8Length(text) > MAX_MESSAGE_BYTES) {
+    return fail(513, 'Message Too Large', recoverHeaders(text));
+  }
+
+  // The header section ends at the first empty line; bare LF is tolerated (§7.5 robustness).
+  const sep = /\r?\n\r?\n/.exec(text);
+  const head = sep ? text.slice(0, sep.index) : text.replace(/\r?\n$/, '');
+  const body = sep ? text.slice(sep.index + sep[0].length) : '';
+  const lines = head.split(/\r?\n/);
+  const firstLine = lines.shift() ?? '';
+
+  const headers: HeaderField[] = [];
+  for (const line of lines) {
+    if (line === '') continue;
+    if (line[0] === ' ' || line[0] === '\t') {
+      // Line folding (§7.3.1): a continuation line joins the previous header value.
+      const prev = headers.pop();
+      if (!prev) return fail(400, 'Malformed header folding', headers);
+      headers.push({ ...prev, value: `${prev.value} ${line.trim()}` });
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) return fail(400, `Malformed header line: ${clip(line)}`, headers);
+    const name = line.slice(0, colon).trim();
+    if (!isToken(name)) return fail(400, `Malformed header name: ${clip(name)}`, headers);
+    headers.push(field(name, line.slice(colon + 1).trim()));
+  }
+
+  let message: SipMessage;
+  let method: string | null = null;
+  if (isResponse) {
+    const m = STATUS_LINE_RE.exec(firstLine);
+    if (!m || m[1] !== '2.0') return fail(400, 'Malformed status line', headers);
+    const status = Number(m[2]);
+    if (status < 100 || status > 699) return fail(400, 'Status code out of range', headers);
+    message = { kind: 'response', status, reason: m[3] ?? '', headers, body };
+  } else {
+    const m = REQUEST_LINE_RE.exec(firstLine);
+    if (!m) return fail(400, 'Malformed request line', headers);
+    method = m[1]!;
+    const version = m[3]!;
+    if (!/^SIP\/\d+\.\d+$/i.test(version)) return fail(400, 'Malformed SIP version', headers, method);
+    if (version.toUpperCase() !== 'SIP/2.0') return fail(505, 'Version Not Supported', headers, method);
+    message = { kind: 'request', method, uri: m[2]!, headers, body };
+  }
+
+  const problem = validate(message);
+  if (problem) return fail(problem.status, problem.reason, headers, method);
+  return { ok: true, message };
+}
+
+interface Problem {
+  status: number;
+  reason: string;
+}
+
+/** Mandatory header fields of every request (§8.1.1) and response (§8.2.6.2, §20). */
+const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+/** Headers that must appear at most once (§20, "single-valued"). */
+const SINGLE = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length', 'expires'] as const;
+
+function validate(msg: SipMessage): Problem | null {
+  for (const key of MANDATORY) {
+    if (header(msg, key) === undefined) return { status: 400, reason: `Missing ${canonicalName(key)} header` };
+  }
+  for (const key of SINGLE) {
+    if (headerLines(msg, key).length > 1) return { status: 400, reason: `Duplicate ${canonicalName(key)} header` };
+  }
+  const viaList = vias(msg);
+  if (!viaList || viaList.length === 0) return { status: 400, reason: 'Malformed Via header' };
+  if (!parseNameAddr(header(msg, 'from')!)) return { status: 400, reason: 'Malformed From header' };
+  if (!parseNameAddr(header(msg, 'to')!)) return { status: 400, reason: 'Malformed To header' };
+  if (!isValidCallId(header(msg, 'call-id')!)) return { status: 400, reason: 'Malformed Call-ID header' };
+  const cs = parseCSeq(header(msg, 'cseq')!);
+  if (!cs) return { status: 400, reason: 'Malformed CSeq header' };
+
+  const contentLength = integerHeader(msg, 'content-length');
+  if (contentLength === null) return { status: 400, reason: 'Malformed Content-Length header' };
+  // Content-Length is optional on WebSocket (RFC 7118 §5); when present it must be exact.
+  if (contentLength !== undefined && contentLength !== utf8Length(msg.body)) {
+    return { status: 400, reason: 'Content-Length mismatch' };
+  }
+  if (integerHeader(msg, 'max-forwards') === null) return { status: 400, reason: 'Malformed Max-Forwards header' };
+  if (integerHeader(msg, 'expires') === null) return { status: 400, reason: 'Malformed Expires header' };
+  if (header(msg, 'contact') !== undefined && !contacts(msg)) return { status: 400, reason: 'Malformed Contact header' };
+  for (const name of ['route', 'record-route', 'path']) {
+    if (header(msg, name) !== undefined && !nameAddrs(msg, name)) {
+      return { status: 400, reason: `Malformed ${canonicalName(name)} header` };
+    }
+  }
+  if (msg.kind === 'request') return validateRequest(msg, cs.method);
+  return null;
+}
+
+function validateRequest(req: SipRequest, cseqMethod: string): Problem | null {
+  // §8.2.2.1 comes after the syntax checks: the method must match CSeq (§8.1.1.5).
+  if (cseqMethod !== req.method) return { status: 400, reason: 'CSeq method does not match request method' };
+  const uri = parseUri(req.uri);
+  if (!uri) return { status: 400, reason: 'Malformed Request-URI' };
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips' && uri.scheme !== 'tel') {
+    return { status: 416, reason: 'Unsupported URI Scheme' };
+  }
+  return null;
+}
+
+/** Best-effort header recovery for answering a message we refuse to parse fully. */
+function recoverHeaders(text: string): HeaderField[] {
+  const out: HeaderField[] = [];
+  const end = text.search(/\r?\n\r?\n/);
+  const head = end >= 0 ? text.slice(0, Math.min(end, 16 * 1024)) : text.slice(0, 16 * 1024);
+  for (const line of head.split(/\r?\n/).slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && isToken(line.slice(0, colon).trim())) out.push(field(line.slice(0, colon).trim(), line.slice(colon + 1).trim()));
+  }
+  return out;
+}
+
+function clip(s: string): string {
+  const printable = s.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > 40 ? `${printable.slice(0, 40)}...` : printable;
+}
+

@@ -1,0 +1,140 @@
+/**
+ * The registrar (RFC 3261 §10.3) with RFC 5626 flows and RFC 5627 public GRUUs. Every
+ * Contact is bound to the WebSocket the REGISTER arrived on; a binding dies with its socket.
+ */
+import type { ConnInfo } from './context.js';
+import { getParam } from './grammar.js';
+import { callId, contacts, cseq, integerHeader, optionTags } from './headers.js';
+import { field, header, type HeaderField, type SipRequest } from './message.js';
+import type { NameAddr } from './name-addr.js';
+import type { Binding } from './state.js';
+import type { Step } from './step.js';
+
+export const DEFAULT_EXPIRES = 600;
+export const MIN_EXPIRES = 60;
+export const MAX_EXPIRES = 3600;
+
+/** Option tags we implement as a registrar (RFC 5626 outbound, RFC 3327 path, RFC 5627 gruu). */
+export const SUPPORTED_TAGS = ['outbound', 'path', 'gruu'] as const;
+
+export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
+  const { now } = s.ctx;
+  const list = contacts(req);
+  const headerExpires = integerHeader(req, 'expires');
+
+  if (list === '*') {
+    // §10.2.2: the wildcard is only legal with Expires: 0.
+    if (headerExpires !== 0) {
+      s.reply(conn.id, req, 400, { reason: 'Wildcard Contact requires Expires: 0' });
+      return;
+    }
+    s.removeBindings(() => true);
+    s.reply(conn.id, req, 200);
+    return;
+  }
+
+  const seq = cseq(req)!.seq;
+  const cid = callId(req);
+  const updates: Array<{ id: string; contact: NameAddr; expires: number }> = [];
+  for (const c of list ?? []) {
+    const param = getParam(c.params, 'expires');
+    let expires = headerExpires ?? DEFAULT_EXPIRES;
+    if (param !== undefined) {
+      if (param === null || !/^\d{1,10}$/.test(param)) {
+        s.reply(conn.id, req, 400, { reason: 'Malformed Contact expires parameter' });
+        return;
+      }
+      expires = Number(param);
+    }
+    if (expires !== 0 && expires < MIN_EXPIRES) {
+      s.reply(conn.id, req, 423, { headers: [field('Min-Expires', String(MIN_EXPIRES))] });
+      return;
+    }
+    updates.push({ id: bindingId(c), contact: c, expires: Math.min(expires, MAX_EXPIRES) });
+  }
+
+  let bindings = [...s.state.bindings];
+  for (const u of updates) {
+    const existing = bindings.find((b) => b.id === u.id);
+    // §10.3 step 7: an older or replayed REGISTER of the same Call-ID must not win.
+    if (existing && existing.callId === cid && seq <= existing.cseq) {
+      s.reply(conn.id, req, 500, { reason: 'Out-of-order REGISTER', headers: [field('Retry-After', '1')] });
+      return;
+    }
+    bindings = bindings.filter((b) => b.id !== u.id);
+    if (u.expires > 0) {
+      bindings.push({
+        id: u.id,
+        contact: u.contact.uriText,
+        conn: conn.id,
+        instance: instanceOf(u.contact),
+        regId: stringParam(u.contact, 'reg-id'),
+        expiresAt: now + u.expires * 1000,
+        registeredAt: existing?.registeredAt ?? now,
+        callId: cid,
+        cseq: seq,
+        userAgent: header(req, 'user-agent') ?? null,
+      });
+    }
+  }
+  if (bindings.length > s.ctx.policy.maxDevices && bindings.length > s.state.bindings.length) {
+    s.reply(conn.id, req, 403, { reason: 'Too Many Devices', headers: [field('Warning', `399 ${s.ctx.policy.domain} "at most ${s.ctx.policy.maxDevices} devices per user"`)] });
+    return;
+  }
+  s.state = { ...s.state, bindings };
+  s.reply(conn.id, req, 200, { headers: bindingHeaders(s, req, bindings) });
+}
+
+/** §10.3 step 8: the 200 lists every current binding with its remaining lifetime. */
+function bindingHeaders(s: Step, req: SipRequest, bindings: readonly Binding[]): HeaderField[] {
+  const { now, user, policy } = s.ctx;
+  const supported = optionTags(req, 'supported');
+  const out: HeaderField[] = [];
+  let usedOutbound = false;
+  for (const b of bindings) {
+    let v = `<${b.contact}>;expires=${Math.max(0, Math.ceil((b.expiresAt - now) / 1000))}`;
+    if (b.instance) {
+      v += `;+sip.instance="${b.instance}"`;
+      if (supported.includes('gruu')) v += `;pub-gruu="${publicGruu(user, policy.domain, b.instance)}"`;
+    }
+    if (b.regId) {
+      v += `;reg-id=${b.regId}`;
+      usedOutbound = true;
+    }
+    out.push(field('Contact', v));
+  }
+  // RFC 5626 §6: a registrar that honoured reg-id says so with Require: outbound.
+  if (usedOutbound && supported.includes('outbound')) out.push(field('Require', 'outbound'));
+  out.push(field('Supported', SUPPORTED_TAGS.join(', ')));
+  return out;
+}
+
+/** RFC 5627 §3.1: the public GRUU is the AOR with a `gr` parameter naming the instance. */
+export function publicGruu(user: string, domain: string, instance: string): string {
+  const urn = instance.replace(/^<|>$/g, '');
+  return `sip:${user}@${domain};gr=${urn}`;
+}
+
+function stringParam(c: NameAddr, name: string): string | null {
+  const v = getParam(c.params, name);
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+function instanceOf(c: NameAddr): string | null {
+  return stringParam(c, '+sip.instance');
+}
+
+/** RFC 5626 §6: (instance, reg-id) names a flow; RFC 5627 lets the instance alone name a UA. */
+function bindingId(c: NameAddr): string {
+  const instance = instanceOf(c);
+  const regId = stringParam(c, 'reg-id');
+  if (instance && regId) return `${instance}#${regId}`;
+  if (instance) return instance;
+  return c.uriText;
+}
+
+/** Drops bindings whose time has come (driven by the object's alarm). */
+export function expireBindings(s: Step): void {
+  s.removeBindings((b) => b.expiresAt <= s.ctx.now);
+}
+

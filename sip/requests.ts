@@ -1,0 +1,40 @@
+/**
+ * Requests the service originates itself: CANCEL for a fork branch (RFC 3261 §9.1), ACK for
+ * a non-2xx final response (§17.1.1.3) and BYE on behalf of a user whose socket was lost
+ * (§15.1.1).
+ */
+import { field, type HeaderField, type SipRequest } from './message.js';
+
+export interface RequestParts {
+  readonly method: string;
+  readonly uri: string;
+  readonly via: string;
+  readonly from: string;
+  readonly to: string;
+  readonly callId: string;
+  readonly cseq: number;
+  readonly headers?: readonly HeaderField[];
+}
+
+export function buildRequest(p: RequestParts): SipRequest {
+  return {
+    kind: 'request',
+    method: p.method,
+    uri: p.uri,
+    headers: [
+      field('Via', p.via),
+      field('Max-Forwards', '70'),
+      field('From', p.from),
+      field('To', p.to),
+      field('Call-ID', p.callId),
+      field('CSeq', `${p.cseq} ${p.method}`),
+      ...(p.headers ?? []),
+    ],
+    body: '',
+  };
+}
+
+/** RFC 3326 Reason header saying why the service ended or cancelled something. */
+export function reasonHeader(cause: number, text: string): HeaderField {
+  return field('Reason', `SIP;cause=${cause};text="${text}"`);
+}

@@ -1,0 +1,95 @@
+/**
+ * Responses travel back along the Via path (RFC 3261 §16.7, §18.2.2): each object removes
+ * its own Via and hands the response to the hop named by the next one. Fork branches are
+ * stateful; everything else is routed by what our branch encodes (hops.ts).
+ */
+import { ackAndByeOnBehalf, endDialog, firstContactUri } from './dialogs.js';
+import { findForkByBranch, onBranchResponse } from './fork.js';
+import { callId, cseq, fromTag, removeFirstValue, toTag, topVia } from './headers.js';
+import { viaOwner, type OurBranch } from './hops.js';
+import { header, type SipResponse } from './message.js';
+import { checkSdp, isSdp } from './sdp.js';
+import { dialogId } from './state.js';
+import { DEFAULT_SUBSCRIPTION_MS } from './dialogs.js';
+import type { Step } from './step.js';
+
+/** Our own Via on top, for this user's object; anything else is not ours to route. */
+function popOwnVia(s: Step, res: SipResponse): { hop: OurBranch; branch: string; rest: SipResponse } | null {
+  const via = topVia(res);
+  const hop = via ? viaOwner(via) : null;
+  if (!via || !hop || hop.user !== s.ctx.user) return null;
+  return { hop, branch: via.branch!, rest: removeFirstValue(res, 'via') };
+}
+
+/** A response from one of this user's sockets. */
+export function onSocketResponse(s: Step, res: SipResponse): void {
+  const own = popOwnVia(s, res);
+  if (!own) return;
+  if (own.hop.kind === 'f') {
+    const found = findForkByBranch(s, own.branch);
+    // Responses to our CANCELs and to requests of a finished fork are absorbed.
+    if (found && cseq(res)!.method === found.fork.method) onBranchResponse(s, found.fork, found.branch, own.rest);
+    return;
+  }
+  if (own.hop.kind !== 'r') return;
+  const next = topVia(own.rest);
+  const nextHop = next ? viaOwner(next) : null;
+  if (nextHop) s.relayResponse(nextHop.user, own.rest);
+}
+
+/** A response relayed back by the object we sent the request to. */
+export function onPeerResponse(s: Step, res: SipResponse): void {
+  const own = popOwnVia(s, res);
+  if (!own || own.hop.conn === null) return;
+  if (own.hop.kind === 'u' && !trackCallerDialog(s, own.rest)) return;
+  if (own.hop.kind === 'u' || own.hop.kind === 'r') s.send(own.hop.conn, own.rest);
+}
+
+/**
+ * Keeps the caller's dialog record in step with the answers to its INVITE, SUBSCRIBE or
+ * REFER. Returns false when the response must not reach the socket.
+ */
+function trackCallerDialog(s: Step, res: SipResponse): boolean {
+  const method = cseq(res)!.method;
+  const f = fromTag(res);
+  const d = f ? s.dialog(dialogId('out', callId(res), f)) : undefined;
+  if (!d || (method !== 'INVITE' && method !== 'SUBSCRIBE' && method !== 'REFER')) return true;
+  const status = res.status;
+  const tag = toTag(res);
+  if (status < 200) {
+    if (tag && d.state === 'early') s.putDialog({ ...d, calleeTag: tag });
+    return true;
+  }
+  if (status < 300) {
+    if (d.state === 'confirmed') return true; // a second 2xx from another fork: the UA resolves it.
+    const answered = {
+      ...d,
+      state: 'confirmed' as const,
+      calleeTag: tag,
+      calleeContact: firstContactUri(res),
+      answeredAt: s.ctx.now,
+      finalStatus: status,
+      toHeader: header(res, 'to')!,
+      answer: answerSummary(s, res),
+      deadline: d.kind === 'subscription' ? s.ctx.now + DEFAULT_SUBSCRIPTION_MS : null,
+    };
+    if (d.state === 'ended' && d.endReason === 'caller-gone') {
+      // The caller's socket closed while this 2xx was on its way: finish and hang up for it.
+      ackAndByeOnBehalf(s, answered);
+      return false;
+    }
+    s.putDialog(answered);
+    return true;
+  }
+  if (d.state === 'early') {
+    if (d.kind === 'call') endDialog(s, d, status === 487 ? 'canceled' : 'failed', status);
+    else s.forgetDialog(d.id);
+  }
+  return true;
+}
+
+function answerSummary(s: Step, res: SipResponse) {
+  if (res.body === '' || !isSdp(header(res, 'content-type'))) return null;
+  const r = checkSdp(res.body, s.ctx.policy);
+  return r.ok ? r.summary : null;
+}

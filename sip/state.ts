@@ -1,0 +1,124 @@
+/**
+ * The state one user's Durable Object keeps, as plain JSON-able records. The core never
+ * mutates it: each step returns a new `UserState`, and the adapter persists the rows that
+ * changed (durable-objects/user/store.ts).
+ */
+import type { HeaderField } from './message.js';
+import type { MediaSummary } from './sdp.js';
+
+/** A registered Contact bound to the socket it arrived on (RFC 3261 §10.3, RFC 5626 §6). */
+export interface Binding {
+  /** `instance#reg-id` for RFC 5626 flows, else the Contact URI: the key a refresh replaces. */
+  readonly id: string;
+  readonly contact: string;
+  readonly conn: string;
+  readonly instance: string | null;
+  readonly regId: string | null;
+  readonly expiresAt: number;
+  readonly registeredAt: number;
+  readonly callId: string;
+  readonly cseq: number;
+  readonly userAgent: string | null;
+}
+
+export type BranchState = 'pending' | 'proceeding' | 'done';
+
+/** One leg of a forked request, to one of the user's sockets (RFC 3261 §16.6). */
+export interface Branch {
+  /** Our Via branch on this leg. */
+  readonly id: string;
+  readonly conn: string;
+  readonly uri: string;
+  readonly state: BranchState;
+  /** Final status received (or synthesised for a lost socket), 0 while none. */
+  readonly status: number;
+  /** To tag of this leg's provisional or final response (its early dialog). */
+  readonly toTag: string | null;
+}
+
+/**
+ * A request from another user's object, forked to this user's sockets: the server side of
+ * a stateful proxy (RFC 3261 §16.2–16.7).
+ */
+export interface Fork {
+  /** The sending object's Via branch: responses and CANCEL find the fork by it. */
+  readonly id: string;
+  readonly method: string;
+  /** The user whose object sent the request; responses go back there. */
+  readonly peer: string;
+  readonly callId: string;
+  /** Via, From, To, Call-ID and CSeq of the incoming request, to address responses and CANCELs. */
+  readonly base: readonly HeaderField[];
+  readonly branches: readonly Branch[];
+  /** Best final response so far, serialised, for §16.7 step 6. */
+  readonly best: string | null;
+  readonly bestStatus: number;
+  /** A final response has been sent upstream; later ones (other than 2xx) are absorbed. */
+  readonly finalSent: boolean;
+  readonly canceled: boolean;
+  /** To tag for responses this object generates itself (408, 480, 487). */
+  readonly localTag: string;
+  /** Ring timeout (INVITE) or Timer C/F equivalent; then the clean-up grace period. */
+  readonly deadline: number;
+}
+
+export type DialogState = 'early' | 'confirmed' | 'ended';
+export type Direction = 'out' | 'in';
+
+/**
+ * One side of a dialog as this user's object sees it (RFC 3261 §12). Calls are INVITE
+ * dialogs; subscriptions (SUBSCRIBE, REFER) route the same way but are not calls.
+ */
+export interface Dialog {
+  readonly id: string;
+  readonly kind: 'call' | 'subscription';
+  readonly callId: string;
+  /** The From tag of the dialog-creating request: with Call-ID and direction it keys the dialog. */
+  readonly callerTag: string;
+  readonly calleeTag: string | null;
+  /** 'out' when this user sent the initial request. */
+  readonly direction: Direction;
+  readonly peer: string;
+  readonly state: DialogState;
+  /** This user's socket in the dialog (null on the callee side until a leg answers). */
+  readonly conn: string | null;
+  readonly createdAt: number;
+  readonly answeredAt: number | null;
+  readonly endedAt: number | null;
+  readonly finalStatus: number | null;
+  readonly endReason: string | null;
+  /** Headers to build CANCEL (caller side) and BYE on a lost socket's behalf (§9.1, §15). */
+  readonly requestUri: string;
+  readonly fromHeader: string;
+  readonly toHeader: string;
+  readonly callerContact: string | null;
+  readonly calleeContact: string | null;
+  readonly callerCseq: number;
+  readonly calleeCseq: number | null;
+  /** Our Via branch on the forwarded INVITE (caller side), reused by CANCEL (§9.1). */
+  readonly branch: string | null;
+  readonly offer: MediaSummary | null;
+  readonly answer: MediaSummary | null;
+  /** When this record leaves memory or times out (early: safety expiry; ended: linger). */
+  readonly deadline: number | null;
+}
+
+/** Highest nonce-count accepted per nonce, to refuse replays (RFC 7616 §3.4.5). */
+export interface NonceUse {
+  readonly nonce: string;
+  readonly nc: number;
+  readonly expiresAt: number;
+}
+
+export interface UserState {
+  readonly bindings: readonly Binding[];
+  readonly forks: readonly Fork[];
+  readonly dialogs: readonly Dialog[];
+  readonly nonces: readonly NonceUse[];
+}
+
+export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], nonces: [] };
+
+export function dialogId(direction: Direction, callId: string, callerTag: string): string {
+  return `${direction}:${callerTag}:${callId}`;
+}

@@ -1,0 +1,93 @@
+/**
+ * The accumulator one `step` threads through the handlers: the state being rebuilt and the
+ * effects being collected. It is local to a single call of `step`, so the core stays pure
+ * from the outside.
+ */
+import type { Effect, StepContext, StepResult } from './context.js';
+import { field, type HeaderField, type SipMessage, type SipRequest } from './message.js';
+import { createResponse, type ResponseOptions } from './response.js';
+import { serialize } from './serializer.js';
+import type { Binding, Dialog, Fork, NonceUse, UserState } from './state.js';
+
+export class Step {
+  state: UserState;
+  readonly effects: Effect[] = [];
+
+  constructor(
+    state: UserState,
+    readonly ctx: StepContext,
+  ) {
+    this.state = state;
+  }
+
+  send(conn: string, msg: SipMessage): void {
+    this.effects.push({ type: 'send', conn, text: serialize(msg) });
+  }
+
+  /** Answers a request on the socket it came from; responses above 100 get a To tag (§8.2.6.2). */
+  reply(conn: string, req: SipRequest, status: number, opts: ResponseOptions = {}): void {
+    this.send(conn, createResponse(req, status, { toTag: this.ctx.newId(), ...opts }));
+  }
+
+  relayRequest(to: string, msg: SipRequest): void {
+    this.effects.push({ type: 'relay-request', to, text: serialize(msg) });
+  }
+
+  relayResponse(to: string, msg: SipMessage): void {
+    this.effects.push({ type: 'relay-response', to, text: serialize(msg) });
+  }
+
+  /** Sends a response upstream: to a peer's object, or to one of our sockets. */
+  respondTo(target: { peer: string } | { conn: string }, msg: SipMessage): void {
+    if ('peer' in target) this.relayResponse(target.peer, msg);
+    else this.send(target.conn, msg);
+  }
+
+  putBinding(b: Binding): void {
+    this.state = { ...this.state, bindings: [...this.state.bindings.filter((x) => x.id !== b.id), b] };
+  }
+
+  removeBindings(pred: (b: Binding) => boolean): Binding[] {
+    const removed = this.state.bindings.filter(pred);
+    if (removed.length > 0) this.state = { ...this.state, bindings: this.state.bindings.filter((b) => !pred(b)) };
+    return removed;
+  }
+
+  putFork(f: Fork): void {
+    const forks = this.state.forks;
+    const idx = forks.findIndex((x) => x.id === f.id && x.method === f.method);
+    this.state = { ...this.state, forks: idx < 0 ? [...forks, f] : forks.map((x, i) => (i === idx ? f : x)) };
+  }
+
+  removeFork(f: Fork): void {
+    this.state = { ...this.state, forks: this.state.forks.filter((x) => !(x.id === f.id && x.method === f.method)) };
+  }
+
+  dialog(id: string): Dialog | undefined {
+    return this.state.dialogs.find((d) => d.id === id);
+  }
+
+  putDialog(d: Dialog): void {
+    const dialogs = this.state.dialogs;
+    const idx = dialogs.findIndex((x) => x.id === d.id);
+    this.state = { ...this.state, dialogs: idx < 0 ? [...dialogs, d] : dialogs.map((x, i) => (i === idx ? d : x)) };
+  }
+
+  /** Drops a dialog from the live set. The adapter keeps its row as call history. */
+  forgetDialog(id: string): void {
+    this.state = { ...this.state, dialogs: this.state.dialogs.filter((d) => d.id !== id) };
+  }
+
+  putNonces(nonces: readonly NonceUse[]): void {
+    this.state = { ...this.state, nonces };
+  }
+
+  result(): StepResult {
+    return { state: this.state, effects: this.effects };
+  }
+}
+
+export function warningHeader(domain: string, code: number, text: string): HeaderField {
+  // Warning = warn-code SP warn-agent SP warn-text (§20.43)
+  return field('Warning', `${code} ${domain} "${text.replace(/["\\]/g, '')}"`);
+}

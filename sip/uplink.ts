@@ -1,0 +1,228 @@
+/**
+ * Requests arriving on one of this user's sockets: the caller side of the proxy pair.
+ * REGISTER and OPTIONS-to-the-service end here; every other request is checked (identity,
+ * routes, SDP) and relayed to the object of the user it addresses (RFC 3261 §16).
+ */
+import { authenticate } from './auth.js';
+import type { ConnInfo } from './context.js';
+import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from './dialogs.js';
+import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from './headers.js';
+import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from './hops.js';
+import { isUserId } from './identity.js';
+import { field, header, prependHeaders, removeHeader, setHeader, type HeaderField, type SipRequest } from './message.js';
+import { buildRequest } from './requests.js';
+import { handleRegister, SUPPORTED_TAGS } from './registrar.js';
+import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
+import { addressedUser, parseUri } from './uri.js';
+import { warningHeader, type Step } from './step.js';
+import { dialogId } from './state.js';
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, REGISTER';
+/** Methods that only make sense inside a dialog (RFC 3261 §15, RFC 3262, RFC 3311, RFC 6086). */
+const IN_DIALOG_ONLY = new Set(['BYE', 'PRACK', 'UPDATE', 'INFO']);
+
+export function onSocketRequest(s: Step, conn: ConnInfo, req: SipRequest): void {
+  if (req.method === 'ACK') {
+    onAck(s, conn, req);
+    return;
+  }
+  // §16.3 step 3: a request that has run out of hops is refused.
+  if (integerHeader(req, 'max-forwards') === 0) {
+    s.reply(conn.id, req, 483);
+    return;
+  }
+  if (!supportsAll(s, conn, req, 'proxy-require')) return;
+  if (req.method === 'CANCEL') {
+    onCancel(s, conn, req);
+    return;
+  }
+  const target = addressedUser(parseUri(req.uri)!);
+  if (toTag(req) !== null) {
+    if (authenticate(s, conn, req) === 'authenticated') onInDialog(s, conn, req);
+    return;
+  }
+  if (req.method === 'REGISTER') {
+    onRegister(s, conn, req);
+    return;
+  }
+  if (target === null) {
+    onServiceRequest(s, conn, req);
+    return;
+  }
+  if (authenticate(s, conn, req) !== 'authenticated') return;
+  // No caller-ID spoofing: an out-of-dialog request speaks for the socket's own user.
+  const f = parseUri(nameAddrFrom(req));
+  if (!f || addressedUser(f) !== s.ctx.user) {
+    s.reply(conn.id, req, 403, { reason: 'From does not match the authenticated user' });
+    return;
+  }
+  if (IN_DIALOG_ONLY.has(req.method)) {
+    s.reply(conn.id, req, 481);
+    return;
+  }
+  if (!isUserId(target)) {
+    s.reply(conn.id, req, 404, { reason: 'User Not Found' });
+    return;
+  }
+  forwardInitial(s, conn, req, target);
+}
+
+function nameAddrFrom(req: SipRequest): string {
+  const f = nameAddrs(req, 'from');
+  return f && f[0] ? f[0].uriText : '';
+}
+
+/** §8.2.2.3: refuse option tags we do not implement, naming them in Unsupported. */
+function supportsAll(s: Step, conn: ConnInfo, req: SipRequest, headerName: 'require' | 'proxy-require'): boolean {
+  const unsupported = optionTags(req, headerName).filter((t) => !(SUPPORTED_TAGS as readonly string[]).includes(t));
+  if (unsupported.length === 0) return true;
+  s.reply(conn.id, req, 420, { headers: [field('Unsupported', unsupported.join(', '))] });
+  return false;
+}
+
+function onRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
+  // §10.3: extensions first, then authentication, then authorisation of the To user.
+  if (!supportsAll(s, conn, req, 'require')) return;
+  if (authenticate(s, conn, req) !== 'authenticated') return;
+  const to = nameAddrs(req, 'to');
+  const toUri = to && to[0] ? parseUri(to[0].uriText) : null;
+  if (!toUri || addressedUser(toUri) !== s.ctx.user) {
+    s.reply(conn.id, req, 403, { reason: 'To does not match the socket user' });
+    return;
+  }
+  handleRegister(s, conn, req);
+}
+
+/** A request addressed to the service itself (no user part). */
+function onServiceRequest(s: Step, conn: ConnInfo, req: SipRequest): void {
+  if (req.method === 'OPTIONS') {
+    if (!supportsAll(s, conn, req, 'require')) return;
+    s.reply(conn.id, req, 200, {
+      headers: [field('Allow', ALLOW), field('Supported', SUPPORTED_TAGS.join(', ')), field('Accept', 'application/sdp')],
+    });
+    return;
+  }
+  s.reply(conn.id, req, 405, { headers: [field('Allow', 'OPTIONS, REGISTER')] });
+}
+
+/** Checks Route values (all must be ours, §16.4) and removes ours. Null means refused. */
+function consumeRoutes(s: Step, conn: ConnInfo, req: SipRequest): SipRequest | null {
+  const routes = nameAddrs(req, 'route') ?? [];
+  if (routes.length === 0) return req;
+  if (!routes.every((r) => isOurRoute(r, s.ctx.policy.domain))) {
+    s.reply(conn.id, req, 403, { reason: 'Route to a foreign destination refused' });
+    return null;
+  }
+  return removeHeader(req, 'route');
+}
+
+/** §16.6 step 3: decrement Max-Forwards, inserting 70 when absent. */
+function decrementHops(req: SipRequest): SipRequest {
+  const mf = integerHeader(req, 'max-forwards');
+  return setHeader(req, 'Max-Forwards', String((mf ?? 70) - 1));
+}
+
+/** Offers in requests must be WebRTC descriptions; anything else is refused with 488 + Warning. */
+function checkOffer(s: Step, conn: ConnInfo, req: SipRequest): { ok: boolean; summary: MediaSummary | null } {
+  if (req.body === '' || !isSdp(header(req, 'content-type'))) return { ok: true, summary: null };
+  const check = checkSdp(req.body, s.ctx.policy);
+  if (check.ok) return { ok: true, summary: check.summary };
+  s.reply(conn.id, req, 488, { headers: [warningHeader(s.ctx.policy.domain, check.warnCode, check.warning)] });
+  return { ok: false, summary: null };
+}
+
+function viaFor(s: Step, conn: ConnInfo, req: SipRequest, kind: 'u' | 'r'): { value: string; branch: string } {
+  const branch = derivedBranch(kind, topVia(req)?.branch ?? '', callId(req), conn.id, s.ctx.user);
+  return { value: ourViaValue(s.ctx.policy.domain, branch), branch };
+}
+
+function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string): void {
+  const routed = consumeRoutes(s, conn, req);
+  if (!routed) return;
+  const offer = checkOffer(s, conn, req);
+  if (!offer.ok) return;
+  const kind = dialogKind(req.method);
+  const via = viaFor(s, conn, req, 'u');
+  if (kind) {
+    const id = dialogId('out', callId(req), fromTag(req) ?? '');
+    const existing = s.dialog(id);
+    if (existing && existing.state !== 'ended') {
+      // The same INVITE again (same branch): say we are on it; anything else reuses a live dialog id.
+      if (existing.branch === via.branch) {
+        if (req.method === 'INVITE') s.reply(conn.id, req, 100);
+      } else s.reply(conn.id, req, 400, { reason: 'Call-ID and From tag already in use' });
+      return;
+    }
+    if (fromTag(req) === null) {
+      s.reply(conn.id, req, 400, { reason: 'Missing From tag' });
+      return;
+    }
+    s.putDialog({ ...newDialog(s, req, 'out', target, conn.id, via.branch), offer: offer.summary });
+  }
+  // §16.2: an INVITE gets 100 Trying at once, before anything is forwarded.
+  if (req.method === 'INVITE') s.reply(conn.id, req, 100);
+  const added: HeaderField[] = [field('Via', via.value)];
+  if (kind) added.push(field('Record-Route', recordRouteValue(s.ctx.policy.domain)));
+  s.relayRequest(target, prependHeaders(decrementHops(routed), added));
+}
+
+function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {
+  const d = dialogForSocketRequest(s, req);
+  if (!d || d.state === 'ended') {
+    s.reply(conn.id, req, 481);
+    return;
+  }
+  const routed = consumeRoutes(s, conn, req);
+  if (!routed) return;
+  if (req.method === 'INVITE' || req.method === 'UPDATE') {
+    if (!checkOffer(s, conn, req).ok) return;
+  }
+  if (req.method === 'INVITE') s.reply(conn.id, req, 100);
+  noteInDialogRequest(s, d, req, true);
+  s.relayRequest(d.peer, prependHeaders(decrementHops(routed), [field('Via', viaFor(s, conn, req, 'r').value)]));
+}
+
+/**
+ * ACK is never answered. An ACK for a non-2xx final response ends here (it is hop-by-hop,
+ * §17.1.1.3); an ACK for a 2xx follows the dialog to the callee (§13.2.2.4).
+ */
+function onAck(s: Step, conn: ConnInfo, req: SipRequest): void {
+  const d = dialogForSocketRequest(s, req);
+  if (!d || conn.auth === null) return;
+  if (d.direction === 'out' && d.answeredAt === null) return;
+  const routes = nameAddrs(req, 'route') ?? [];
+  if (!routes.every((r) => isOurRoute(r, s.ctx.policy.domain))) return;
+  noteInDialogRequest(s, d, req, true);
+  const fwd = prependHeaders(decrementHops(removeHeader(req, 'route')), [field('Via', viaFor(s, conn, req, 'r').value)]);
+  s.relayRequest(d.peer, fwd);
+}
+
+/**
+ * CANCEL from the caller (§9.2, §16.10): answered 200 at once, then passed on to the
+ * callee's object, which cancels every pending branch; the INVITE then ends with 487.
+ */
+function onCancel(s: Step, conn: ConnInfo, req: SipRequest): void {
+  const f = fromTag(req);
+  const d = f ? s.dialog(dialogId('out', callId(req), f)) : undefined;
+  const branch = viaFor(s, conn, req, 'u').branch;
+  if (!d || d.branch !== branch || conn.auth === null) {
+    s.reply(conn.id, req, 481);
+    return;
+  }
+  s.reply(conn.id, req, 200);
+  if (d.state !== 'early') return;
+  s.relayRequest(
+    d.peer,
+    buildRequest({
+      method: 'CANCEL',
+      uri: d.requestUri,
+      via: ourViaValue(s.ctx.policy.domain, branch),
+      from: d.fromHeader,
+      to: d.toHeader,
+      callId: d.callId,
+      cseq: d.callerCseq,
+      headers: req.headers.filter((h) => h.key === 'reason'),
+    }),
+  );
+}
+

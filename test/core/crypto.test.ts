@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { md5Hex } from '../../sip/crypto/md5.js';
+import { hmacSha256, sha256Hex } from '../../sip/crypto/sha256.js';
+import { toBase64Url, toHex, timingSafeEqual } from '../../sip/crypto/hex.js';
+import { createHash, createHmac } from 'node:crypto';
+import fc from 'fast-check';
+
+describe('MD5 (RFC 1321 appendix A.5 test suite)', () => {
+  it.each([
+    ['', 'd41d8cd98f00b204e9800998ecf8427e'],
+    ['a', '0cc175b9c0f1b6a831c399e269772661'],
+    ['abc', '900150983cd24fb0d6963f7d28e17f72'],
+    ['message digest', 'f96b697d7cb7938d525a2f31aaf161d0'],
+    ['abcdefghijklmnopqrstuvwxyz', 'c3fcd3d76192e4007dfb496cca67e13b'],
+    ['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 'd174ab98d277d9f5a5611c2c9f419d9f'],
+    ['12345678901234567890123456789012345678901234567890123456789012345678901234567890', '57edf4a22be3c955ac49da2e2107b67a'],
+  ])('md5(%j)', (input, hex) => {
+    expect(md5Hex(input)).toBe(hex);
+  });
+});
+
+describe('SHA-256 (FIPS 180-4 examples) and HMAC-SHA256 (RFC 4231)', () => {
+  it('hashes the FIPS vectors', () => {
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(sha256Hex('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')).toBe(
+      '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
+    );
+  });
+  it('RFC 4231 test case 2', () => {
+    expect(toHex(hmacSha256('Jefe', 'what do ya want for nothing?'))).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
+  });
+  it('RFC 4231 test case 6 (key longer than the block)', () => {
+    const key = new Uint8Array(131).fill(0xaa);
+    expect(toHex(hmacSha256(key, 'Test Using Larger Than Block-Size Key - Hash Key First'))).toBe(
+      '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
+    );
+  });
+  it('agrees with node:crypto on arbitrary unicode input', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), fc.string({ maxLength: 100 }), (msg, key) => {
+        expect(md5Hex(msg)).toBe(createHash('md5').update(msg, 'utf8').digest('hex'));
+        expect(sha256Hex(msg)).toBe(createHash('sha256').update(msg, 'utf8').digest('hex'));
+        expect(toHex(hmacSha256(key, msg))).toBe(createHmac('sha256', key).update(msg, 'utf8').digest('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('encodings', () => {
+  it('base64url matches node', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        expect(toBase64Url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+      }),
+    );
+  });
+  it('timingSafeEqual compares whole strings', () => {
+    expect(timingSafeEqual('abc', 'abc')).toBe(true);
+    expect(timingSafeEqual('abc', 'abd')).toBe(false);
+    expect(timingSafeEqual('abc', 'abcd')).toBe(false);
+    expect(timingSafeEqual('', '')).toBe(true);
+  });
+});

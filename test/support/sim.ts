@@ -1,0 +1,93 @@
+/**
+ * An in-memory stand-in for the Durable Objects: one engine state per user, sockets as
+ * inboxes, and relays delivered in order. It runs the pure core exactly as the adapter
+ * does, so core scenarios run in milliseconds.
+ */
+import { step, nextDeadline } from '../../sip/engine.js';
+import type { Credentials, Input, SocketAuth, TenantPolicy } from '../../sip/context.js';
+import { computeHa1 } from '../../sip/digest.js';
+import { EMPTY_STATE, type UserState } from '../../sip/state.js';
+
+export const DOMAIN = 'acme.test';
+
+export class Sim {
+  now = Date.UTC(2026, 10, 23, 12, 0, 0);
+  policy: TenantPolicy = { tenant: 'acme', domain: DOMAIN, maxDevices: 10, ringTimeoutMs: 60_000, videoAllowed: true };
+  readonly states = new Map<string, UserState>();
+  readonly credentials = new Map<string, Credentials>();
+  readonly inbox = new Map<string, string[]>();
+  readonly connAuth = new Map<string, SocketAuth>();
+  readonly connUser = new Map<string, string>();
+  readonly relays: Array<{ from: string; to: string; kind: string; text: string }> = [];
+  private ids = 0;
+
+  addUser(user: string, password = 'secret', enabled = true): void {
+    this.credentials.set(user, {
+      ha1Md5: computeHa1('MD5', user, DOMAIN, password),
+      ha1Sha256: computeHa1('SHA-256', user, DOMAIN, password),
+      enabled,
+    });
+  }
+
+  connect(user: string, auth: SocketAuth = 'token'): string {
+    const conn = `c${++this.ids}`;
+    this.inbox.set(conn, []);
+    this.connAuth.set(conn, auth);
+    this.connUser.set(conn, user);
+    return conn;
+  }
+
+  send(conn: string, text: string): void {
+    const user = this.connUser.get(conn)!;
+    this.run([{ user, input: { type: 'socket-message', conn: { id: conn, auth: this.connAuth.get(conn) ?? null }, text } }]);
+  }
+
+  close(conn: string): void {
+    const user = this.connUser.get(conn)!;
+    this.inbox.delete(conn);
+    this.run([{ user, input: { type: 'socket-closed', conn } }]);
+  }
+
+  /** Moves the clock and fires every alarm that is due, as the objects' alarms would. */
+  advance(ms: number): void {
+    this.now += ms;
+    const due = [...this.states.entries()].filter(([, st]) => {
+      const d = nextDeadline(st);
+      return d !== null && d <= this.now;
+    });
+    this.run(due.map(([user]) => ({ user, input: { type: 'timer' } as Input })));
+  }
+
+  take(conn: string): string[] {
+    const frames = this.inbox.get(conn) ?? [];
+    this.inbox.set(conn, []);
+    return frames;
+  }
+
+  state(user: string): UserState {
+    return this.states.get(user) ?? EMPTY_STATE;
+  }
+
+  private run(queue: Array<{ user: string; input: Input }>): void {
+    while (queue.length > 0) {
+      const { user, input } = queue.shift()!;
+      const result = step(this.state(user), input, {
+        now: this.now,
+        user,
+        policy: this.policy,
+        credentials: this.credentials.get(user) ?? null,
+        nonceSecret: `nonce-secret-${user}`,
+        newId: () => `id${++this.ids}`,
+      });
+      this.states.set(user, result.state);
+      for (const e of result.effects) {
+        if (e.type === 'send') this.inbox.get(e.conn)?.push(e.text);
+        else if (e.type === 'authenticate') this.connAuth.set(e.conn, 'digest');
+        else {
+          this.relays.push({ from: user, to: e.to, kind: e.type, text: e.text });
+          queue.push({ user: e.to, input: { type: e.type === 'relay-request' ? 'peer-request' : 'peer-response', from: user, text: e.text } });
+        }
+      }
+    }
+  }
+}
