@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 
 // Each suite is its own project: pure core tests in Node, Worker tests inside workerd,
 // real-client tests against `wrangler dev`, and browser end-to-end tests.
@@ -7,6 +8,18 @@ export default defineConfig({
     projects: [
       {
         test: { name: 'core', include: ['test/core/**/*.test.ts'], environment: 'node' },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            main: './worker/index.ts',
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: { ADMIN_TOKEN: 'test-admin-token' },
+            },
+          }),
+        ],
+        test: { name: 'workers', include: ['test/workers/**/*.test.ts'], testTimeout: 30_000 },
       },
     ],
   },

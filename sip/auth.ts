@@ -47,6 +47,10 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
   // qop=auth is what we offer; without it a nonce count cannot protect against replay.
   if (creds.qop !== 'auth') return challenge(false);
   const ha1 = creds.algorithm === 'MD5' ? credentials.ha1Md5 : credentials.ha1Sha256;
+  if (ha1 === null) {
+    s.reply(conn.id, req, 403, { reason: 'No password set for this user; connect with a token' });
+    return 'answered';
+  }
   if (!verifyResponse(creds, req.method, ha1)) return challenge(false);
 
   // RFC 7616 §3.4.5: the nonce count must grow for each use of a nonce.

@@ -10,15 +10,31 @@ export interface TenantPolicy {
   readonly tenant: string;
   /** The SIP domain and digest realm. */
   readonly domain: string;
+  /** Registered devices (bindings) per user. */
   readonly maxDevices: number;
+  /** Open WebSockets per user. */
+  readonly maxSockets: number;
   readonly ringTimeoutMs: number;
   readonly videoAllowed: boolean;
+  /** Token bucket per socket: sustained rate and burst. */
+  readonly messagesPerSecond: number;
+  readonly messageBurst: number;
 }
+
+export const DEFAULT_LIMITS = {
+  maxDevices: 10,
+  maxSockets: 10,
+  ringTimeoutMs: 60_000,
+  videoAllowed: true,
+  messagesPerSecond: 20,
+  messageBurst: 50,
+} as const;
 
 /** HA1 digests only; passwords are never stored (RFC 7616 §3.4.2). */
 export interface Credentials {
-  readonly ha1Md5: string;
-  readonly ha1Sha256: string;
+  /** Null when the user has no password: only tokens can authenticate it. */
+  readonly ha1Md5: string | null;
+  readonly ha1Sha256: string | null;
   readonly enabled: boolean;
 }
 

@@ -6,7 +6,9 @@ import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
 import { byeOnBehalf, cancelOnBehalf, endDialog } from './dialogs.js';
 import { onPeerRequest } from './downlink.js';
 import { expireFork, failBranch } from './fork.js';
+import { field } from './message.js';
 import { parseMessage } from './parser.js';
+import { serialize } from './serializer.js';
 import { expireBindings } from './registrar.js';
 import { responseFromHeaders } from './response.js';
 import { onPeerResponse, onSocketResponse } from './responses.js';
@@ -90,6 +92,17 @@ function onTimer(s: Step): void {
     else endDialog(s, d, d.state === 'early' ? 'timeout' : 'expired', d.state === 'early' ? 408 : null);
   }
   if (s.state.nonces.some((n) => n.expiresAt <= now)) s.putNonces(s.state.nonces.filter((n) => n.expiresAt > now));
+}
+
+/**
+ * The answer to a frame the adapter refuses before it reaches the state machine (rate
+ * limit, 503 + Retry-After). Null when the frame is not an answerable request.
+ */
+export function refusal(text: string, status: number, opts: { reason?: string; retryAfter?: number; newId: () => string }): string | null {
+  const r = parseMessage(text);
+  if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return null;
+  const headers = opts.retryAfter !== undefined ? [field('Retry-After', String(opts.retryAfter))] : [];
+  return serialize(responseFromHeaders(r.message.headers, status, { reason: opts.reason, toTag: opts.newId(), headers }));
 }
 
 /** The earliest moment something in the state needs the alarm. */

@@ -4,7 +4,7 @@
  * does, so core scenarios run in milliseconds.
  */
 import { step, nextDeadline } from '../../sip/engine.js';
-import type { Credentials, Input, SocketAuth, TenantPolicy } from '../../sip/context.js';
+import { DEFAULT_LIMITS, type Credentials, type Input, type SocketAuth, type TenantPolicy } from '../../sip/context.js';
 import { computeHa1 } from '../../sip/digest.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 
@@ -12,7 +12,7 @@ export const DOMAIN = 'acme.test';
 
 export class Sim {
   now = Date.UTC(2026, 10, 23, 12, 0, 0);
-  policy: TenantPolicy = { tenant: 'acme', domain: DOMAIN, maxDevices: 10, ringTimeoutMs: 60_000, videoAllowed: true };
+  policy: TenantPolicy = { tenant: 'acme', domain: DOMAIN, ...DEFAULT_LIMITS };
   readonly states = new Map<string, UserState>();
   readonly credentials = new Map<string, Credentials>();
   readonly inbox = new Map<string, string[]>();

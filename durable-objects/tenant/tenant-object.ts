@@ -1,0 +1,354 @@
+/**
+ * One Durable Object per tenant: the tenant record, its API key (hashed), its token secret
+ * and its users' credentials (HA1 only). It is the management plane: signaling never calls
+ * it. Whenever a user's credentials or the tenant's policy change, the new copy is pushed
+ * into the affected users' objects.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { computeHa1 } from '../../sip/digest.js';
+import type { Env } from '../env.js';
+import { randomToken } from '../shared/http.js';
+import { migrate } from '../shared/migrations.js';
+import { fail, ok, type Outcome } from '../shared/outcome.js';
+import type { UserConfig, UserIdentity, UserObject, UserSnapshot } from '../user/user-object.js';
+import { TENANT_MIGRATIONS } from './migrations.js';
+import { DEFAULT_TENANT_LIMITS, defaultDomain, policyOf, type IceOverride, type Tenant, type TenantLimits, type User } from './model.js';
+import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, sha256Hex, signToken, timingSafeEqualBytes } from './tokens.js';
+
+type TenantRow = {
+  id: string;
+  domain: string;
+  name: string | null;
+  limits: string;
+  api_key_hash: string;
+  token_secret: string;
+  ice: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+type UserRow = {
+  id: string;
+  display_name: string | null;
+  enabled: number;
+  ha1_md5: string | null;
+  ha1_sha256: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export interface TenantInput {
+  readonly id: string;
+  readonly domain?: string;
+  readonly name?: string | null;
+  readonly limits?: Partial<TenantLimits>;
+}
+
+export interface TenantPatch {
+  readonly domain?: string;
+  readonly name?: string | null;
+  readonly limits?: Partial<TenantLimits>;
+  readonly ice?: IceOverride | null;
+}
+
+export interface UserInput {
+  readonly password?: string;
+  readonly displayName?: string | null;
+  readonly enabled?: boolean;
+}
+
+/** What the Worker needs at a WebSocket upgrade or for ICE servers, cached per isolate. */
+export interface EdgeView {
+  readonly tenant: Tenant;
+  readonly tokenSecrets: readonly string[];
+  readonly ice: IceOverride | null;
+}
+
+const PUSH_CONCURRENCY = 32;
+
+export class TenantObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx.storage, TENANT_MIGRATIONS);
+  }
+
+  // ------------------------------------------------------------------ tenant
+
+  async create(input: TenantInput): Promise<Outcome<{ tenant: Tenant; apiKey: string }>> {
+    this.count();
+    if (this.row()) return fail(409, 'tenant_exists', `tenant ${input.id} already exists`);
+    const now = new Date().toISOString();
+    const apiKey = newApiKey(input.id);
+    const limits = { ...DEFAULT_TENANT_LIMITS, ...(input.limits ?? {}) };
+    this.sql.exec(
+      'INSERT INTO tenant (id, domain, name, limits, api_key_hash, token_secret, ice, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)',
+      input.id,
+      input.domain ?? defaultDomain(input.id),
+      input.name ?? null,
+      JSON.stringify(limits),
+      await sha256Hex(apiKey),
+      randomToken(32),
+      now,
+      now,
+    );
+    return ok({ tenant: this.tenant()!, apiKey });
+  }
+
+  async get(): Promise<Outcome<Tenant>> {
+    this.count();
+    const t = this.tenant();
+    return t ? ok(t) : fail(404, 'tenant_not_found', 'no such tenant');
+  }
+
+  /** Everything the edge needs about the tenant, in one call it can cache. */
+  async edgeView(): Promise<EdgeView | null> {
+    this.count();
+    const row = this.row();
+    if (!row) return null;
+    return { tenant: toTenant(row), tokenSecrets: [row.token_secret], ice: row.ice ? (JSON.parse(row.ice) as IceOverride) : null };
+  }
+
+  async update(patch: TenantPatch): Promise<Outcome<Tenant>> {
+    this.count();
+    const row = this.row();
+    if (!row) return fail(404, 'tenant_not_found', 'no such tenant');
+    const before = toTenant(row);
+    if (patch.domain !== undefined && patch.domain !== row.domain) {
+      // HA1 = H(user:realm:password) and realm = domain: old HA1s would stop matching.
+      const withPassword = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE ha1_md5 IS NOT NULL').one().n;
+      if (withPassword > 0) {
+        return fail(409, 'domain_in_use', `the domain is the digest realm of ${withPassword} users' passwords; it cannot change while they exist`);
+      }
+    }
+    const limits = { ...before.limits, ...(patch.limits ?? {}) };
+    const after: Tenant = {
+      ...before,
+      domain: patch.domain ?? before.domain,
+      name: patch.name !== undefined ? patch.name : before.name,
+      limits,
+      updatedAt: new Date().toISOString(),
+    };
+    const policyChanged = JSON.stringify(policyOf(before)) !== JSON.stringify(policyOf(after));
+    if (policyChanged) {
+      const pushed = await this.pushAll(after);
+      if (!pushed) {
+        await this.pushAll(before);
+        return fail(503, 'push_failed', 'could not update every user; nothing was changed');
+      }
+    }
+    this.sql.exec(
+      'UPDATE tenant SET domain = ?, name = ?, limits = ?, ice = ?, updated_at = ?',
+      after.domain,
+      after.name,
+      JSON.stringify(after.limits),
+      patch.ice !== undefined ? (patch.ice ? JSON.stringify(patch.ice) : null) : row.ice,
+      after.updatedAt,
+    );
+    return ok(after);
+  }
+
+  async destroy(): Promise<Outcome<{ deletedUsers: number }>> {
+    this.count();
+    const row = this.row();
+    if (!row) return fail(404, 'tenant_not_found', 'no such tenant');
+    const ids = this.sql.exec<{ id: string }>('SELECT id FROM users').toArray().map((r) => r.id);
+    await this.inBatches(ids, (id) => this.userObject(id).remove());
+    this.sql.exec('DELETE FROM users');
+    this.sql.exec('DELETE FROM tenant');
+    return ok({ deletedUsers: ids.length });
+  }
+
+  /**
+   * Issues a new API key. The old key stops working at once: a leaked key is the usual
+   * reason to rotate, so there is no grace period.
+   */
+  async rotateKey(): Promise<Outcome<{ apiKey: string }>> {
+    this.count();
+    const row = this.row();
+    if (!row) return fail(404, 'tenant_not_found', 'no such tenant');
+    const apiKey = newApiKey(row.id);
+    this.sql.exec('UPDATE tenant SET api_key_hash = ?, updated_at = ?', await sha256Hex(apiKey), new Date().toISOString());
+    return ok({ apiKey });
+  }
+
+  /** Compares the hash of the presented key with the stored hash in constant time. */
+  async checkApiKey(key: string): Promise<boolean> {
+    this.count();
+    const row = this.row();
+    if (!row) return false;
+    const enc = new TextEncoder();
+    return timingSafeEqualBytes(enc.encode(await sha256Hex(key)), enc.encode(row.api_key_hash));
+  }
+
+  // ------------------------------------------------------------------ users
+
+  async putUser(id: string, input: UserInput): Promise<Outcome<{ user: User; created: boolean }>> {
+    this.count();
+    const t = this.tenant();
+    if (!t) return fail(404, 'tenant_not_found', 'no such tenant');
+    const existing = this.userRow(id);
+    if (!existing) {
+      const n = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM users').one().n;
+      if (n >= t.limits.maxUsers) return fail(403, 'user_limit_reached', `tenant ${t.id} already has its maximum of ${t.limits.maxUsers} users`);
+    }
+    const now = new Date().toISOString();
+    const row: UserRow = {
+      id,
+      display_name: input.displayName !== undefined ? input.displayName : (existing?.display_name ?? null),
+      enabled: input.enabled !== undefined ? (input.enabled ? 1 : 0) : (existing?.enabled ?? 1),
+      ha1_md5: input.password !== undefined ? computeHa1('MD5', id, t.domain, input.password) : (existing?.ha1_md5 ?? null),
+      ha1_sha256: input.password !== undefined ? computeHa1('SHA-256', id, t.domain, input.password) : (existing?.ha1_sha256 ?? null),
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    // Push first: if the user's object cannot take the new credentials, nothing changes.
+    try {
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, row));
+    } catch (err) {
+      return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
+    }
+    this.sql.exec(
+      `INSERT INTO users (id, display_name, enabled, ha1_md5, ha1_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, enabled = excluded.enabled, ha1_md5 = excluded.ha1_md5,
+         ha1_sha256 = excluded.ha1_sha256, updated_at = excluded.updated_at`,
+      row.id,
+      row.display_name,
+      row.enabled,
+      row.ha1_md5,
+      row.ha1_sha256,
+      row.created_at,
+      row.updated_at,
+    );
+    return ok({ user: toUser(row), created: !existing });
+  }
+
+  async getUser(id: string): Promise<Outcome<User & UserSnapshot>> {
+    this.count();
+    const row = this.userRow(id);
+    if (!row) return fail(404, 'user_not_found', `no user ${id}`);
+    const snap = (await this.userObject(id).snapshot()) as UserSnapshot;
+    return ok({ ...toUser(row), ...snap });
+  }
+
+  /** Cursor pagination by id: the cursor is the last id of the previous page. */
+  async listUsers(cursor: string | null, limit: number): Promise<Outcome<{ users: User[]; nextCursor: string | null }>> {
+    this.count();
+    if (!this.row()) return fail(404, 'tenant_not_found', 'no such tenant');
+    const rows = this.sql.exec<UserRow>('SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1).toArray();
+    const page = rows.slice(0, limit);
+    return ok({ users: page.map(toUser), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null });
+  }
+
+  async deleteUser(id: string): Promise<Outcome<{ id: string }>> {
+    this.count();
+    if (!this.userRow(id)) return fail(404, 'user_not_found', `no user ${id}`);
+    try {
+      await this.userObject(id).remove();
+    } catch (err) {
+      return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
+    }
+    this.sql.exec('DELETE FROM users WHERE id = ?', id);
+    return ok({ id });
+  }
+
+  async issueToken(id: string, ttlSeconds: number | undefined): Promise<Outcome<{ token: string; expiresAt: number; domain: string }>> {
+    this.count();
+    const row = this.row();
+    if (!row) return fail(404, 'tenant_not_found', 'no such tenant');
+    const user = this.userRow(id);
+    if (!user) return fail(404, 'user_not_found', `no user ${id}`);
+    if (!user.enabled) return fail(403, 'user_disabled', `user ${id} is disabled`);
+    const ttl = ttlSeconds ?? DEFAULT_TOKEN_TTL;
+    if (ttl < 1 || ttl > MAX_TOKEN_TTL) return fail(400, 'invalid_ttl', `ttl must be between 1 and ${MAX_TOKEN_TTL} seconds`);
+    const exp = Math.floor(Date.now() / 1000) + ttl;
+    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp }), expiresAt: exp, domain: row.domain });
+  }
+
+  /** How many management calls this object served (the signaling path must add none). */
+  async stats(): Promise<{ calls: number }> {
+    const rows = this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = 'calls'").toArray();
+    return { calls: rows[0]?.value ?? 0 };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private count(): void {
+    this.sql.exec("INSERT INTO counters (name, value) VALUES ('calls', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1");
+  }
+
+  private row(): TenantRow | null {
+    return this.sql.exec<TenantRow>('SELECT * FROM tenant LIMIT 1').toArray()[0] ?? null;
+  }
+
+  private tenant(): Tenant | null {
+    const r = this.row();
+    return r ? toTenant(r) : null;
+  }
+
+  private userRow(id: string): UserRow | null {
+    return this.sql.exec<UserRow>('SELECT * FROM users WHERE id = ?', id).toArray()[0] ?? null;
+  }
+
+  private userObject(id: string): DurableObjectStub<UserObject> {
+    const tenant = this.row()?.id ?? '';
+    return this.env.USERS.get(this.env.USERS.idFromName(`${tenant}/${id}`));
+  }
+
+  /** Pushes the tenant's policy to every user. False if any push failed. */
+  private async pushAll(t: Tenant): Promise<boolean> {
+    const rows = this.sql.exec<UserRow>('SELECT * FROM users').toArray();
+    let okAll = true;
+    await this.inBatches(rows, async (r) => {
+      const identity: UserIdentity = { tenant: t.id, user: r.id };
+      try {
+        await this.userObject(r.id).configure(identity, configOf(t, r));
+      } catch {
+        okAll = false;
+      }
+    });
+    return okAll;
+  }
+
+  private async inBatches<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < items.length; i += PUSH_CONCURRENCY) {
+      await Promise.all(items.slice(i, i + PUSH_CONCURRENCY).map(fn));
+    }
+  }
+}
+
+function newApiKey(tenant: string): string {
+  return `sbk_${tenant}_${randomToken(24)}`;
+}
+
+function toTenant(r: TenantRow): Tenant {
+  return {
+    id: r.id,
+    domain: r.domain,
+    name: r.name,
+    limits: { ...DEFAULT_TENANT_LIMITS, ...(JSON.parse(r.limits) as Partial<TenantLimits>) },
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toUser(r: UserRow): User {
+  return {
+    id: r.id,
+    displayName: r.display_name,
+    enabled: r.enabled === 1,
+    hasPassword: r.ha1_md5 !== null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function configOf(t: Tenant, r: UserRow): UserConfig {
+  return {
+    policy: policyOf(t),
+    credentials: { ha1Md5: r.ha1_md5, ha1Sha256: r.ha1_sha256, enabled: r.enabled === 1 },
+    displayName: r.display_name,
+  };
+}

@@ -1,0 +1,32 @@
+import type { Migration } from '../shared/migrations.js';
+
+/** Schema of a user's object. Rows hold the core's records as JSON plus the columns queries need. */
+export const USER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: [
+      'CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
+      'CREATE TABLE bindings (id TEXT PRIMARY KEY, conn TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL)',
+      'CREATE TABLE forks (key TEXT PRIMARY KEY, deadline INTEGER NOT NULL, data TEXT NOT NULL)',
+      `CREATE TABLE dialogs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        answered_at INTEGER,
+        ended_at INTEGER,
+        final_status INTEGER,
+        end_reason TEXT,
+        live INTEGER NOT NULL,
+        data TEXT NOT NULL
+      )`,
+      'CREATE INDEX dialogs_live ON dialogs (live)',
+      'CREATE INDEX dialogs_created ON dialogs (created_at)',
+      'CREATE TABLE nonces (nonce TEXT PRIMARY KEY, nc INTEGER NOT NULL, expires_at INTEGER NOT NULL)',
+    ],
+  },
+];

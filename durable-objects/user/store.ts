@@ -1,0 +1,182 @@
+/**
+ * Persists a user's core state in the object's SQLite. The core returns whole new states;
+ * the store writes only the records that changed (by identity, since the core never
+ * mutates a record in place). Dialogs that leave the live set keep their row as history.
+ */
+import type { Binding, Dialog, Fork, NonceUse, UserState } from '../../sip/state.js';
+import { migrate } from '../shared/migrations.js';
+import { USER_MIGRATIONS } from './migrations.js';
+
+/** Ended calls kept per user for the history API. */
+export const HISTORY_LIMIT = 500;
+
+export interface CallRecord {
+  readonly id: string;
+  readonly callId: string;
+  readonly direction: string;
+  readonly peer: string;
+  readonly state: string;
+  readonly createdAt: number;
+  readonly answeredAt: number | null;
+  readonly endedAt: number | null;
+  readonly finalStatus: number | null;
+  readonly endReason: string | null;
+  readonly media: { offer: unknown; answer: unknown };
+}
+
+const forkKey = (f: Fork): string => `${f.method} ${f.id}`;
+
+export class UserStore {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    migrate(storage, USER_MIGRATIONS);
+  }
+
+  getMeta<T>(key: string): T | null {
+    const rows = this.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray();
+    return rows.length > 0 ? (JSON.parse(rows[0]!.value) as T) : null;
+  }
+
+  setMeta(key: string, value: unknown): void {
+    this.sql.exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, JSON.stringify(value));
+  }
+
+  deleteMeta(key: string): void {
+    this.sql.exec('DELETE FROM meta WHERE key = ?', key);
+  }
+
+  load(): UserState {
+    const json = <T>(rows: Array<{ data: string }>): T[] => rows.map((r) => JSON.parse(r.data) as T);
+    return {
+      bindings: json<Binding>(this.sql.exec<{ data: string }>('SELECT data FROM bindings').toArray()),
+      forks: json<Fork>(this.sql.exec<{ data: string }>('SELECT data FROM forks').toArray()),
+      dialogs: json<Dialog>(this.sql.exec<{ data: string }>('SELECT data FROM dialogs WHERE live = 1').toArray()),
+      nonces: this.sql
+        .exec<{ nonce: string; nc: number; expires_at: number }>('SELECT nonce, nc, expires_at FROM nonces')
+        .toArray()
+        .map((r) => ({ nonce: r.nonce, nc: r.nc, expiresAt: r.expires_at })),
+    };
+  }
+
+  persist(prev: UserState, next: UserState): void {
+    if (prev === next) return;
+    if (prev.bindings !== next.bindings) {
+      this.sync(prev.bindings, next.bindings, (b) => b.id, {
+        put: (b: Binding) =>
+          this.sql.exec(
+            'INSERT INTO bindings (id, conn, expires_at, data) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET conn = excluded.conn, expires_at = excluded.expires_at, data = excluded.data',
+            b.id,
+            b.conn,
+            b.expiresAt,
+            JSON.stringify(b),
+          ),
+        drop: (id) => this.sql.exec('DELETE FROM bindings WHERE id = ?', id),
+      });
+    }
+    if (prev.forks !== next.forks) {
+      this.sync(prev.forks, next.forks, forkKey, {
+        put: (f: Fork) =>
+          this.sql.exec(
+            'INSERT INTO forks (key, deadline, data) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET deadline = excluded.deadline, data = excluded.data',
+            forkKey(f),
+            f.deadline,
+            JSON.stringify(f),
+          ),
+        drop: (key) => this.sql.exec('DELETE FROM forks WHERE key = ?', key),
+      });
+    }
+    if (prev.dialogs !== next.dialogs) {
+      this.sync(prev.dialogs, next.dialogs, (d) => d.id, {
+        put: (d: Dialog) => this.putDialog(d, 1),
+        // Out of the live set, into history.
+        drop: (id) => this.sql.exec('UPDATE dialogs SET live = 0 WHERE id = ?', id),
+      });
+    }
+    if (prev.nonces !== next.nonces) {
+      this.sync(prev.nonces, next.nonces, (n) => n.nonce, {
+        put: (n: NonceUse) =>
+          this.sql.exec(
+            'INSERT INTO nonces (nonce, nc, expires_at) VALUES (?, ?, ?) ON CONFLICT (nonce) DO UPDATE SET nc = excluded.nc',
+            n.nonce,
+            n.nc,
+            n.expiresAt,
+          ),
+        drop: (nonce) => this.sql.exec('DELETE FROM nonces WHERE nonce = ?', nonce),
+      });
+    }
+  }
+
+  private putDialog(d: Dialog, live: number): void {
+    this.sql.exec(
+      `INSERT INTO dialogs (id, kind, call_id, direction, peer, state, created_at, answered_at, ended_at, final_status, end_reason, live, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
+         final_status = excluded.final_status, end_reason = excluded.end_reason, live = excluded.live, data = excluded.data,
+         created_at = excluded.created_at, peer = excluded.peer`,
+      d.id,
+      d.kind,
+      d.callId,
+      d.direction,
+      d.peer,
+      d.state,
+      d.createdAt,
+      d.answeredAt,
+      d.endedAt,
+      d.finalStatus,
+      d.endReason,
+      live,
+      JSON.stringify(d),
+    );
+  }
+
+  /** Writes records that are new or replaced, and drops those that disappeared. */
+  private sync<T>(prev: readonly T[], next: readonly T[], key: (t: T) => string, ops: { put: (t: T) => void; drop: (key: string) => void }): void {
+    const before = new Map(prev.map((t) => [key(t), t]));
+    for (const t of next) {
+      const k = key(t);
+      if (before.get(k) !== t) ops.put(t);
+      before.delete(k);
+    }
+    for (const k of before.keys()) ops.drop(k);
+  }
+
+  /** Calls, newest first: the live ones and the history. */
+  calls(limit: number, liveOnly = false): CallRecord[] {
+    const rows = this.sql
+      .exec<{ data: string }>(
+        `SELECT data FROM dialogs WHERE kind = 'call' ${liveOnly ? "AND state != 'ended'" : ''} ORDER BY created_at DESC LIMIT ?`,
+        limit,
+      )
+      .toArray();
+    return rows.map((r) => {
+      const d = JSON.parse(r.data) as Dialog;
+      return {
+        id: d.id,
+        callId: d.callId,
+        direction: d.direction,
+        peer: d.peer,
+        state: d.state,
+        createdAt: d.createdAt,
+        answeredAt: d.answeredAt,
+        endedAt: d.endedAt,
+        finalStatus: d.finalStatus,
+        endReason: d.endReason,
+        media: { offer: d.offer, answer: d.answer },
+      };
+    });
+  }
+
+  pruneHistory(): void {
+    this.sql.exec(
+      'DELETE FROM dialogs WHERE live = 0 AND id IN (SELECT id FROM dialogs WHERE live = 0 ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+      HISTORY_LIMIT,
+    );
+  }
+
+  /** Removes everything the user's object holds (the user was deleted). */
+  wipe(): void {
+    for (const t of ['meta', 'bindings', 'forks', 'dialogs', 'nonces']) this.sql.exec(`DELETE FROM ${t}`);
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * One Durable Object per user: holds the user's hibernatable WebSockets, registrations and
+ * dialogs, and is a thin adapter over the pure core in sip/. Every platform entry point
+ * (fetch, webSocketMessage, webSocketClose, alarm, RPC) becomes an `Input`; the returned
+ * effects become socket sends and RPCs to other users' objects.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { refusal, nextDeadline, step } from '../../sip/engine.js';
+import type { ConnInfo, Credentials, Effect, Input, SocketAuth, StepContext, TenantPolicy } from '../../sip/context.js';
+import { takeToken, type Bucket } from '../../sip/rate-limit.js';
+import { parseMessage } from '../../sip/parser.js';
+import { responseFromHeaders } from '../../sip/response.js';
+import { serialize } from '../../sip/serializer.js';
+import { EMPTY_STATE, type UserState } from '../../sip/state.js';
+import type { Env } from '../env.js';
+import { jsonError, randomToken } from '../shared/http.js';
+import { UserStore, type CallRecord } from './store.js';
+
+/** Sockets that have not authenticated within this time are closed. */
+export const UNAUTHENTICATED_TTL_MS = 30_000;
+
+export interface UserIdentity {
+  readonly tenant: string;
+  readonly user: string;
+}
+
+export interface UserConfig {
+  readonly policy: TenantPolicy;
+  readonly credentials: Credentials;
+  readonly displayName: string | null;
+}
+
+/** Kept small on purpose: the socket attachment holds ids only (hibernation). */
+interface Attachment {
+  /** connection id, also the socket's tag */
+  readonly c: string;
+  readonly a: SocketAuth;
+  /** opened at (ms) */
+  readonly t: number;
+}
+
+export interface Registration {
+  readonly contact: string;
+  readonly userAgent: string | null;
+  readonly since: number;
+  readonly expiresAt: number;
+  readonly instance: string | null;
+}
+
+export interface UserSnapshot {
+  readonly registrations: Registration[];
+  readonly calls: CallRecord[];
+  readonly sockets: number;
+}
+
+export class UserObject extends DurableObject<Env> {
+  private readonly store: UserStore;
+  private identity: UserIdentity | null;
+  private config: UserConfig | null;
+  private nonceSecret: string | null;
+  /** Caches: rebuilt from SQLite and the runtime after any eviction. */
+  private state: UserState | null = null;
+  private alarmAt: number | null = null;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly peers = new Map<string, DurableObjectStub<UserObject>>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new UserStore(ctx.storage);
+    // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
+    this.identity = this.store.getMeta<UserIdentity>('identity');
+    this.config = this.store.getMeta<UserConfig>('config');
+    this.nonceSecret = this.store.getMeta<string>('nonceSecret');
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  // ---------------------------------------------------------------- WebSocket edge
+
+  /** The upgrade, forwarded by the Worker after it checked the URL, rate limit and any token. */
+  override async fetch(request: Request): Promise<Response> {
+    const tenant = request.headers.get('X-Switchboard-Tenant') ?? '';
+    const user = request.headers.get('X-Switchboard-User') ?? '';
+    const auth: SocketAuth = request.headers.get('X-Switchboard-Auth') === 'token' ? 'token' : null;
+    if (!this.config || !this.identity || this.identity.tenant !== tenant || this.identity.user !== user) {
+      return jsonError(404, 'not_found', `no user ${user} in tenant ${tenant}`);
+    }
+    if (!this.config.credentials.enabled) return jsonError(403, 'user_disabled', `user ${user} is disabled`);
+    if (this.ctx.getWebSockets().length >= this.config.policy.maxSockets) {
+      return jsonError(429, 'too_many_sockets', `user ${user} already has ${this.config.policy.maxSockets} open sockets`);
+    }
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    const conn = randomToken(9);
+    this.ctx.acceptWebSocket(server, [conn]);
+    const attachment: Attachment = { c: conn, a: auth, t: Date.now() };
+    server.serializeAttachment(attachment);
+    if (auth === null) this.scheduleAlarm(attachment.t + UNAUTHENTICATED_TTL_MS);
+    // RFC 7118 §4.1: the server must name the negotiated subprotocol in the 101.
+    return new Response(null, { status: 101, webSocket: pair[0], headers: { 'Sec-WebSocket-Protocol': 'sip' } });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    // RFC 7118 §5: text and binary frames both carry one UTF-8 SIP message.
+    const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
+    const policy = this.config?.policy;
+    if (policy) {
+      const now = Date.now();
+      const taken = takeToken(this.buckets.get(att.c), now, policy.messagesPerSecond, policy.messageBurst);
+      this.buckets.set(att.c, taken.bucket);
+      if (!taken.allowed) {
+        if (taken.abusive) {
+          ws.close(1008, 'message rate limit exceeded');
+          await this.onClosed(att.c);
+          return;
+        }
+        const answer = refusal(text, 503, { reason: 'Rate Limit Exceeded', retryAfter: taken.retryAfterSeconds, newId: () => randomToken(8) });
+        if (answer) ws.send(answer);
+        return;
+      }
+    }
+    const conn: ConnInfo = { id: att.c, auth: att.a };
+    await this.run({ type: 'socket-message', conn, text });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    // Close frames are always answered (RFC 6455 §5.5.1).
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed by the runtime.
+    }
+    await this.onClosed(att.c);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    await this.onClosed(att.c);
+  }
+
+  private async onClosed(conn: string): Promise<void> {
+    this.buckets.delete(conn);
+    await this.run({ type: 'socket-closed', conn });
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.a === null && now - att.t >= UNAUTHENTICATED_TTL_MS) {
+        ws.close(1008, 'not authenticated within 30 s');
+        await this.onClosed(att.c);
+      }
+    }
+    this.store.pruneHistory();
+    this.scheduleAlarm(this.earliestUnauthenticatedDeadline());
+    await this.run({ type: 'timer' });
+  }
+
+  // ---------------------------------------------------------------- RPC between user objects
+
+  /** A request relayed by `from`'s object to this user. */
+  async relayRequest(to: UserIdentity, from: string, text: string): Promise<void> {
+    this.learnIdentity(to);
+    await this.run({ type: 'peer-request', from, text });
+  }
+
+  async relayResponse(to: UserIdentity, from: string, text: string): Promise<void> {
+    this.learnIdentity(to);
+    await this.run({ type: 'peer-response', from, text });
+  }
+
+  // ---------------------------------------------------------------- RPC from the tenant object
+
+  /** Stores the user's credentials and the tenant's policy (pushed whenever they change). */
+  async configure(identity: UserIdentity, config: UserConfig): Promise<void> {
+    this.identity = identity;
+    this.config = config;
+    this.store.setMeta('identity', identity);
+    this.store.setMeta('config', config);
+    if (!this.nonceSecret) {
+      this.nonceSecret = randomToken(32);
+      this.store.setMeta('nonceSecret', this.nonceSecret);
+    }
+    if (!config.credentials.enabled) await this.closeAll('user disabled');
+  }
+
+  async snapshot(): Promise<UserSnapshot> {
+    const state = this.loadState();
+    return {
+      registrations: state.bindings.map((b) => ({
+        contact: b.contact,
+        userAgent: b.userAgent,
+        since: b.registeredAt,
+        expiresAt: b.expiresAt,
+        instance: b.instance,
+      })),
+      calls: this.store.calls(20, true),
+      sockets: this.ctx.getWebSockets().length,
+    };
+  }
+
+  async history(limit: number): Promise<CallRecord[]> {
+    return this.store.calls(limit);
+  }
+
+  /** The user is deleted: its calls end with BYE, its sockets close, its data goes. */
+  async remove(): Promise<void> {
+    await this.closeAll('user deleted');
+    this.store.wipe();
+    this.config = null;
+    this.identity = null;
+    this.nonceSecret = null;
+    this.state = EMPTY_STATE;
+  }
+
+  // ---------------------------------------------------------------- the adapter itself
+
+  /** Closes every socket; each close ends its calls with BYE and drops its bindings. */
+  private async closeAll(reason: string): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment;
+      ws.close(1000, reason);
+      await this.onClosed(att.c);
+    }
+  }
+
+  private learnIdentity(who: UserIdentity): void {
+    this.identity ??= who;
+  }
+
+  private loadState(): UserState {
+    this.state ??= this.store.load();
+    return this.state;
+  }
+
+  private context(): StepContext | null {
+    if (!this.identity) return null;
+    const policy: TenantPolicy = this.config?.policy ?? unknownUserPolicy(this.identity.tenant);
+    return {
+      now: Date.now(),
+      user: this.identity.user,
+      policy,
+      credentials: this.config?.credentials ?? null,
+      nonceSecret: this.nonceSecret ?? 'unconfigured',
+      newId: () => randomToken(8),
+    };
+  }
+
+  /** Runs one step of the core, persists what changed, then carries out the effects. */
+  private async run(input: Input): Promise<void> {
+    const ctx = this.context();
+    if (!ctx) return;
+    let effects: readonly Effect[];
+    try {
+      const prev = this.loadState();
+      const result = step(prev, input, ctx);
+      this.store.persist(prev, result.state);
+      this.state = result.state;
+      effects = result.effects;
+    } catch (err) {
+      // A defect must not take the socket or its siblings down: answer 500 and carry on.
+      console.error('switchboard: step failed', input.type, err instanceof Error ? err.message : err);
+      this.state = null;
+      if (input.type === 'socket-message') this.sendTo(input.conn.id, refusal(input.text, 500, { newId: ctx.newId }));
+      return;
+    }
+    this.scheduleAlarm(nextDeadline(this.state));
+    await this.perform(effects, ctx.user);
+  }
+
+  private async perform(effects: readonly Effect[], me: string): Promise<void> {
+    const pending: Array<Promise<void>> = [];
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send':
+          this.sendTo(e.conn, e.text);
+          break;
+        case 'authenticate':
+          for (const ws of this.ctx.getWebSockets(e.conn)) {
+            const att = ws.deserializeAttachment() as Attachment;
+            ws.serializeAttachment({ ...att, a: 'digest' } satisfies Attachment);
+          }
+          break;
+        case 'relay-request':
+        case 'relay-response':
+          // Calls on one stub are delivered in order (E-order), so a CANCEL never overtakes its INVITE.
+          pending.push(this.relay(e.type, e.to, me, e.text));
+          break;
+      }
+    }
+    await Promise.all(pending);
+  }
+
+  private async relay(kind: 'relay-request' | 'relay-response', to: string, me: string, text: string): Promise<void> {
+    const tenant = this.identity!.tenant;
+    try {
+      if (to === me) {
+        // A call to oneself (another device): no RPC to our own object.
+        await this.run({ type: kind === 'relay-request' ? 'peer-request' : 'peer-response', from: me, text });
+        return;
+      }
+      const stub = this.peer(tenant, to);
+      if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text);
+      else await stub.relayResponse({ tenant, user: to }, me, text);
+    } catch (err) {
+      console.error('switchboard: relay failed', kind, to, err instanceof Error ? err.message : err);
+      this.peers.delete(to);
+      if (kind === 'relay-request') await this.answerFailedRelay(text);
+    }
+  }
+
+  /** The peer's object could not be reached: the request is answered 503 (§16.9) through our own Via. */
+  private async answerFailedRelay(text: string): Promise<void> {
+    const r = parseMessage(text);
+    if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
+    const res = responseFromHeaders(r.message.headers, 503, { reason: 'Peer Unreachable', toTag: randomToken(8) });
+    await this.run({ type: 'peer-response', from: this.identity!.user, text: serialize(res) });
+  }
+
+  private peer(tenant: string, user: string): DurableObjectStub<UserObject> {
+    let stub = this.peers.get(user);
+    if (!stub) {
+      stub = this.env.USERS.get(this.env.USERS.idFromName(`${tenant}/${user}`));
+      this.peers.set(user, stub);
+    }
+    return stub;
+  }
+
+  private sendTo(conn: string, text: string | null): void {
+    if (text === null) return;
+    for (const ws of this.ctx.getWebSockets(conn)) {
+      try {
+        ws.send(text);
+      } catch (err) {
+        console.warn('switchboard: send failed', err instanceof Error ? err.message : err);
+      }
+    }
+  }
+
+  /**
+   * One alarm, pointed at the earliest deadline: timers are data (sip/engine nextDeadline).
+   * An alarm that fires early finds nothing due and is pointed at the next deadline.
+   */
+  private scheduleAlarm(at: number | null): void {
+    if (at === null) return;
+    if (this.alarmAt === null || at < this.alarmAt) {
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+    }
+  }
+
+  private earliestUnauthenticatedDeadline(): number | null {
+    let min: number | null = null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment | null;
+      if (att && att.a === null) {
+        const d = att.t + UNAUTHENTICATED_TTL_MS;
+        if (min === null || d < min) min = d;
+      }
+    }
+    return min;
+  }
+}
+
+/** Policy for an object whose user was never provisioned: it can only answer 404. */
+function unknownUserPolicy(tenant: string): TenantPolicy {
+  return { tenant, domain: `${tenant}.invalid`, maxDevices: 0, maxSockets: 0, ringTimeoutMs: 0, videoAllowed: false, messagesPerSecond: 1, messageBurst: 1 };
+}

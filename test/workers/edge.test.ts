@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { exports } from 'cloudflare:workers';
+import { BASE, Phone, Socket, addUser, newTenant, upgrade, what } from './helpers.js';
+import { TestUA, statusOf } from '../support/ua.js';
+
+describe('the WebSocket edge (RFC 7118)', () => {
+  it('answers a plain GET with 426 and a one-line explanation', async () => {
+    const res = await exports.default.fetch(`${BASE}/sip/acme/alice`);
+    expect(res.status).toBe(426);
+    const text = await res.text();
+    expect(text.trim().split('\n')).toHaveLength(1);
+    expect(text).toMatch(/"sip" subprotocol/);
+  });
+
+  it('answers an upgrade without the sip subprotocol with 426', async () => {
+    const res = await upgrade('/sip/acme/alice', 'chat');
+    expect(res.status).toBe(426);
+  });
+
+  it('upgrades with Sec-WebSocket-Protocol: sip, for a provisioned user', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const sock = await Socket.open(`/sip/${t.id}/alice`);
+    sock.close();
+  });
+
+  it('refuses unknown tenants and users with 404, and disabled users with 403, before any socket', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    await addUser(t, 'dora', { enabled: false });
+    expect((await upgrade(`/sip/${t.id}/nobody`)).status).toBe(404);
+    expect((await upgrade(`/sip/no-such-tenant/alice`)).status).toBe(404);
+    const res = await upgrade(`/sip/${t.id}/dora`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { code: 'user_disabled' } });
+  });
+
+  it('answers the RFC 5626 CRLF keepalive with CRLF', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const sock = await Socket.open(`/sip/${t.id}/alice`);
+    sock.send('\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sock.rawInbox()).toEqual(['\r\n']);
+    sock.close();
+  });
+
+  it('accepts SIP in binary frames as well as text frames', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const phone = await Phone.connect(t, 'alice');
+    const ua = new TestUA('alice', t.domain);
+    phone.sock.send(new TextEncoder().encode(ua.request('OPTIONS', `sip:${t.domain}`).text).buffer as ArrayBuffer);
+    expect(statusOf(await phone.sock.next('200 OPTIONS'))).toBe(200);
+    phone.sock.close();
+  });
+
+  it('answers a malformed message with 400 and the socket stays usable', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const phone = await Phone.connect(t, 'alice');
+    phone.sock.send('INVITE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/WSS h.invalid;branch=z9hG4bK1\r\nTo: <sip:bob@x>\r\nFrom: <sip:alice@x>;tag=1\r\nCSeq: 1 INVITE\r\n\r\n');
+    const bad = await phone.sock.next((t) => t.startsWith('SIP/2.0 400'));
+    expect(bad.split('\r\n')[0]).toBe('SIP/2.0 400 Missing Call-ID header');
+    phone.sock.send('this is not SIP at all');
+    expect((await phone.sock.next((t) => t.startsWith('SIP/2.0 400'))).split('\r\n')[0]).toBe('SIP/2.0 400 Malformed request line');
+    await phone.register();
+    phone.sock.close();
+  });
+
+  it('answers a message over 64 KiB with 513', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const phone = await Phone.connect(t, 'alice');
+    const big = phone.ua.request('MESSAGE', `sip:bob@${t.domain}`, { body: 'x'.repeat(70 * 1024), contentType: 'text/plain' });
+    phone.sock.send(big.text);
+    expect(what(await phone.sock.next())).toBe('513 MESSAGE');
+    phone.sock.close();
+  });
+});

@@ -1,0 +1,51 @@
+import { env } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
+import { expect, it } from 'vitest';
+import { Phone, addUser, newTenant } from './helpers.js';
+import { bodyOf, webrtcSdp } from '../support/ua.js';
+
+/** True when the object serving this user was rebuilt since it last handled a message. */
+async function evicted(tenant: string, user: string): Promise<boolean> {
+  const stub = env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
+  return runInDurableObject(stub, (obj) => (obj as unknown as { state: unknown }).state === null);
+}
+
+it('routes the next message after eviction: between INVITE and 200, and between ACK and BYE', { timeout: 40_000 }, async () => {
+  const t = await newTenant({ ringTimeoutSeconds: 120 });
+  for (const u of ['alice', 'bob', 'carol', 'dave']) await addUser(t, u);
+  const [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => Phone.connect(t, u)));
+  for (const p of [alice!, bob!, carol!, dave!]) await p.register();
+
+  // Call 1 rings: alice -> bob, no answer yet.
+  const invite1 = alice!.ua.invite('bob');
+  alice!.sock.send(invite1.text);
+  const atBob = await bob!.sock.next('INVITE');
+  bob!.sock.send(bob!.ua.respond(atBob, 180, { toTag: 'b' }));
+  await alice!.sock.next('180 INVITE');
+
+  // Call 2 is up: carol -> dave, answered and ACKed.
+  const invite2 = carol!.ua.invite('dave');
+  carol!.sock.send(invite2.text);
+  const atDave = await dave!.sock.next('INVITE');
+  dave!.sock.send(dave!.ua.respond(atDave, 200, { toTag: 'd', body: webrtcSdp() }));
+  const cd = carol!.ua.dialogAsCaller(invite2, await carol!.sock.next('200 INVITE'));
+  carol!.sock.send(carol!.ua.inDialog(cd, 'ACK').text);
+  await dave!.sock.next('ACK');
+
+  // Stay idle until workerd evicts the objects (10 s without events); the sockets stay up.
+  await new Promise((r) => setTimeout(r, 12_000));
+  for (const u of ['alice', 'bob', 'carol', 'dave']) expect(await evicted(t.id, u), `${u}'s object was evicted`).toBe(true);
+
+  const answer = webrtcSdp({ session: '77' });
+  bob!.sock.send(bob!.ua.respond(atBob, 200, { toTag: 'b', body: answer }));
+  const ok = await alice!.sock.next('200 INVITE');
+  expect(bodyOf(ok)).toBe(answer);
+  const ad = alice!.ua.dialogAsCaller(invite1, ok);
+  alice!.sock.send(alice!.ua.inDialog(ad, 'ACK').text);
+  await bob!.sock.next('ACK');
+
+  carol!.sock.send(carol!.ua.inDialog(cd, 'BYE').text);
+  const bye = await dave!.sock.next('BYE');
+  dave!.sock.send(dave!.ua.respond(bye, 200));
+  await carol!.sock.next('200 BYE');
+});

@@ -1,0 +1,92 @@
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PASSWORD, Phone, addUser, api, newTenant, withDigest, what } from './helpers.js';
+import { asResponse, statusOf } from '../support/ua.js';
+import { contacts } from '../../sip/headers.js';
+import { headerLines } from '../../sip/message.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const stubOf = (tenant: string, user: string) => env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
+
+describe('registrar over real WebSockets', () => {
+  it('challenges REGISTER with 401 offering MD5 then SHA-256, and accepts the digest answer', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const p = await Phone.connect(t, 'alice', { token: false });
+    const sent = p.ua.register();
+    p.sock.send(sent.text);
+    const challengeText = await p.sock.next('401 REGISTER');
+    const challenge = asResponse(challengeText);
+    const offers = headerLines(challenge, 'www-authenticate');
+    expect(offers).toHaveLength(2);
+    expect(offers[0]).toMatch(new RegExp(`^Digest realm="${t.domain}", nonce="[^"]+", algorithm=MD5, qop="auth"$`));
+    expect(offers[1]).toContain('algorithm=SHA-256');
+    p.sock.send(withDigest(sent, challengeText, 'alice', PASSWORD, { algorithm: 'SHA-256' }));
+    expect(what(await p.sock.next((x) => x.includes('REGISTER')))).toBe('200 REGISTER');
+  });
+
+  it('registers, refreshes and unregisters; the API shows the live registration', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const p = await Phone.connect(t, 'alice');
+    const first = await p.register({ expires: 300 });
+    expect(contacts(asResponse(first))).toHaveLength(1);
+    const user = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
+    expect(user.body.registrations).toEqual([expect.objectContaining({ contact: p.ua.contactUri })]);
+    await p.register({ expires: 600 });
+    p.sock.send(p.ua.register({ expires: 0 }).text);
+    const gone = asResponse(await p.sock.next('200 REGISTER'));
+    expect(contacts(gone)).toEqual([]);
+    expect((await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey })).body.registrations).toEqual([]);
+  });
+
+  it('expires a binding on the alarm set for its expiry', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const p = await Phone.connect(t, 'alice');
+    const before = Date.now();
+    await p.register({ expires: 60 });
+    const stub = stubOf(t.id, 'alice');
+    const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(before + 60_000);
+    expect(alarm).toBeLessThan(before + 62_000);
+    // Let the clock reach the alarm time, then let the alarm run.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(alarm! + 1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    vi.useRealTimers();
+    expect((await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey })).body.registrations).toEqual([]);
+  });
+
+  it('loses a socket’s bindings at once when it closes', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const p = await Phone.connect(t, 'alice');
+    await p.register();
+    p.sock.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey })).body.registrations).toEqual([]);
+  });
+
+  it('refuses a wrong password with a fresh challenge and a replayed nonce count', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const p = await Phone.connect(t, 'alice', { token: false });
+    const sent = p.ua.register();
+    p.sock.send(sent.text);
+    const challenge = await p.sock.next('401 REGISTER');
+    p.sock.send(withDigest(sent, challenge, 'alice', 'wrong-password'));
+    expect(statusOf(await p.sock.next('401 REGISTER'))).toBe(401);
+    const good = withDigest(sent, challenge, 'alice', PASSWORD, { cseq: sent.cseq + 5 });
+    p.sock.send(good);
+    await p.sock.next('200 REGISTER');
+    // The same nonce count again is a replay.
+    const other = await Phone.connect(t, 'alice', { token: false });
+    other.sock.send(good.replace(/CSeq: \d+/, 'CSeq: 99'));
+    expect(statusOf(await other.sock.next('401 REGISTER'))).toBe(401);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Who is calling the management API. Admin: `Bearer <ADMIN_TOKEN>`; a tenant:
+ * `Bearer sbk_<tenant>_...` (its API key); a user: `Bearer <user token>` (only for the
+ * endpoints a browser needs, such as ICE servers). All comparisons are constant time.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Env } from '../../durable-objects/env.js';
+import { sha256Hex, timingSafeEqualBytes, peekToken, verifyToken } from '../../durable-objects/tenant/tokens.js';
+import { ApiFailure } from './respond.js';
+import type { EdgeCache } from '../edge-cache.js';
+import { clientIp } from '../sip-edge.js';
+
+export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenant: string } | { readonly kind: 'user'; readonly tenant: string; readonly user: string };
+
+export interface ApiEnv {
+  Bindings: Env;
+  Variables: { principal: Principal | null };
+}
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  return timingSafeEqualBytes(enc.encode(await sha256Hex(a)), enc.encode(await sha256Hex(b)));
+}
+
+export function resolvePrincipal(cache: EdgeCache): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    c.set('principal', null);
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('Authorization') ?? '');
+    const bearer = m?.[1];
+    if (bearer) {
+      if (c.env.ADMIN_TOKEN && (await sameSecret(bearer, c.env.ADMIN_TOKEN))) {
+        c.set('principal', { kind: 'admin' });
+      } else if (bearer.startsWith('sbk_')) {
+        const tenant = bearer.slice(4, bearer.indexOf('_', 4));
+        if (tenant && (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).checkApiKey(bearer))) c.set('principal', { kind: 'tenant', tenant });
+      } else {
+        const claims = peekToken(bearer);
+        const view = claims ? await cache.get(c.env, claims.t) : null;
+        if (claims && view) {
+          const check = await verifyToken(view.tokenSecrets, bearer, Math.floor(Date.now() / 1000));
+          if (check.ok) c.set('principal', { kind: 'user', tenant: claims.t, user: claims.u });
+        }
+      }
+    }
+    await next();
+  };
+}
+
+/** Per-address limit on API calls (brute force, runaway scripts); `API_RATE_LIMIT=off` disables it. */
+export function apiRateLimit(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    if (c.env.API_RATE_LIMIT !== 'off' && c.env.API_LIMITER) {
+      const { success } = await c.env.API_LIMITER.limit({ key: clientIp(c.req.raw) });
+      if (!success) throw new ApiFailure(429, 'rate_limited', 'too many API calls from this address', { 'Retry-After': '60' });
+    }
+    await next();
+  };
+}
+
+/** Throws unless the caller is the admin (503 when no admin token is configured at all). */
+export function requireAdmin(c: Context<ApiEnv>): void {
+  if (!c.env.ADMIN_TOKEN) {
+    throw new ApiFailure(503, 'admin_not_configured', 'the admin API is disabled: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN, or ADMIN_TOKEN=... in .dev.vars locally)');
+  }
+  const p = c.get('principal');
+  if (!p) throw new ApiFailure(401, 'unauthorized', 'send Authorization: Bearer <admin token>', { 'WWW-Authenticate': 'Bearer' });
+  if (p.kind !== 'admin') throw new ApiFailure(403, 'forbidden', 'this call needs the admin token');
+}
+
+/** Throws unless the caller is the admin, the tenant's own API key, or (with `allowUser`) one of its users. */
+export function requireTenant(c: Context<ApiEnv>, tenant: string, allowUser = false): Principal {
+  const p = c.get('principal');
+  if (!p) throw new ApiFailure(401, 'unauthorized', 'send Authorization: Bearer <API key>', { 'WWW-Authenticate': 'Bearer' });
+  if (p.kind === 'admin') return p;
+  if (p.tenant !== tenant) throw new ApiFailure(403, 'forbidden', 'these credentials belong to another tenant');
+  if (p.kind === 'user' && !allowUser) throw new ApiFailure(403, 'forbidden', 'a user token cannot manage the tenant');
+  return p;
+}

@@ -1,0 +1,148 @@
+/**
+ * Request and response schemas: the single source of validation and of the OpenAPI
+ * document served at /openapi.json.
+ */
+import { z } from '@hono/zod-openapi';
+import { MAX_TOKEN_TTL } from '../../durable-objects/tenant/tokens.js';
+import { TENANT_ID_RE, USER_ID_RE } from '../../sip/identity.js';
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'tenant_not_found' }),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const TenantIdParam = z.string().regex(TENANT_ID_RE, 'a lower-case slug of letters, digits and dashes (1-63)').openapi({ example: 'acme' });
+export const UserIdParam = z.string().regex(USER_ID_RE, 'letters, digits and _ . + - (1-64)').openapi({ example: 'alice' });
+
+const Domain = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, 'a DNS name')
+  .openapi({ example: 'sip.acme.example' });
+
+export const Limits = z
+  .object({
+    maxUsers: z.number().int().min(1).max(1_000_000),
+    maxDevicesPerUser: z.number().int().min(1).max(100),
+    maxSocketsPerUser: z.number().int().min(1).max(100),
+    ringTimeoutSeconds: z.number().int().min(5).max(600),
+    videoAllowed: z.boolean(),
+    messagesPerSecond: z.number().min(1).max(1000),
+    messageBurst: z.number().int().min(1).max(10_000),
+  })
+  .openapi('Limits');
+
+export const TenantCreate = z
+  .object({
+    id: TenantIdParam,
+    domain: Domain.optional(),
+    name: z.string().max(200).nullable().optional(),
+    limits: Limits.partial().strict().optional(),
+  })
+  .strict()
+  .openapi('TenantCreate');
+
+export const TenantPatch = z
+  .object({
+    domain: Domain.optional(),
+    name: z.string().max(200).nullable().optional(),
+    limits: Limits.partial().strict().optional(),
+  })
+  .strict()
+  .openapi('TenantPatch');
+
+export const Tenant = z
+  .object({
+    id: z.string(),
+    domain: z.string(),
+    name: z.string().nullable(),
+    limits: Limits,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Tenant');
+
+export const TenantCreated = z.object({ tenant: Tenant, apiKey: z.string().openapi({ description: 'Shown only once; stored hashed.' }) }).openapi('TenantCreated');
+export const ApiKey = z.object({ apiKey: z.string() }).openapi('ApiKey');
+
+export const UserPut = z
+  .object({
+    password: z.string().min(8).max(256).optional(),
+    displayName: z.string().max(200).nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .openapi('UserPut');
+
+export const User = z
+  .object({
+    id: z.string(),
+    displayName: z.string().nullable(),
+    enabled: z.boolean(),
+    hasPassword: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('User');
+
+export const CallRecord = z
+  .object({
+    id: z.string(),
+    callId: z.string(),
+    direction: z.enum(['in', 'out']),
+    peer: z.string(),
+    state: z.enum(['early', 'confirmed', 'ended']),
+    createdAt: z.number(),
+    answeredAt: z.number().nullable(),
+    endedAt: z.number().nullable(),
+    finalStatus: z.number().nullable(),
+    endReason: z.string().nullable(),
+    media: z.object({ offer: z.unknown(), answer: z.unknown() }),
+  })
+  .openapi('CallRecord');
+
+export const Registration = z
+  .object({ contact: z.string(), userAgent: z.string().nullable(), since: z.number(), expiresAt: z.number(), instance: z.string().nullable() })
+  .openapi('Registration');
+
+export const UserDetail = User.extend({
+  registrations: z.array(Registration),
+  calls: z.array(CallRecord),
+  sockets: z.number().int(),
+}).openapi('UserDetail');
+
+export const UserPage = z.object({ users: z.array(User), nextCursor: z.string().nullable() }).openapi('UserPage');
+
+export const TokenRequest = z
+  .object({ ttl: z.number().int().min(1).max(MAX_TOKEN_TTL).optional().openapi({ description: 'Seconds; default 3600, at most 86400.' }) })
+  .strict()
+  .openapi('TokenRequest');
+
+export const TokenIssued = z
+  .object({
+    token: z.string(),
+    wsUrl: z.string().openapi({ example: 'wss://switchboard.example/sip/acme/alice?token=...' }),
+    sipUri: z.string().openapi({ example: 'sip:alice@sip.acme.example' }),
+    expiresAt: z.number().openapi({ description: 'Unix seconds' }),
+  })
+  .openapi('TokenIssued');
+
+export const IceServer = z
+  .object({ urls: z.union([z.string(), z.array(z.string())]), username: z.string().optional(), credential: z.string().optional() })
+  .openapi('IceServer');
+
+export const IceServers = z.object({ iceServers: z.array(IceServer), expiresAt: z.number().nullable() }).openapi('IceServers');
+
+export const errorResponses = {
+  400: { description: 'Invalid request (per-field details)', content: { 'application/json': { schema: ErrorBody } } },
+  401: { description: 'Missing or invalid credentials', content: { 'application/json': { schema: ErrorBody } } },
+  403: { description: 'Not allowed', content: { 'application/json': { schema: ErrorBody } } },
+  404: { description: 'Not found', content: { 'application/json': { schema: ErrorBody } } },
+  429: { description: 'Rate limited (see Retry-After)', content: { 'application/json': { schema: ErrorBody } } },
+} as const;

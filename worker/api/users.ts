@@ -1,0 +1,134 @@
+/**
+ * /v1/tenants/{tenant}/users: provision users, read their live state, list, delete,
+ * issue WebSocket tokens, and read call history.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireTenant } from './auth.js';
+import { apiApp, tenantObject, unwrap } from './respond.js';
+import { CallRecord, ErrorBody, errorResponses, TenantIdParam, TokenIssued, TokenRequest, User, UserDetail, UserIdParam, UserPage, UserPut } from './schemas.js';
+import { userObject } from '../sip-edge.js';
+
+const security = [{ bearer: [] }];
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
+const tenantParams = z.object({ tenant: TenantIdParam });
+const userParams = z.object({ tenant: TenantIdParam, user: UserIdParam });
+
+export function userRoutes() {
+  const app = apiApp();
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      summary: 'Create or update a user. Only HA1 digests of the password are kept.',
+      security,
+      request: { params: userParams, body: { ...json(UserPut), required: true } },
+      responses: { 200: { description: 'Updated', ...json(User) }, 201: { description: 'Created', ...json(User) }, 503: { description: 'Could not apply', ...json(ErrorBody) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      const r = unwrap(await tenantObject(c.env, tenant).putUser(user, c.req.valid('json')));
+      return c.json(r.user, r.created ? 201 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      summary: 'A user with its live registrations and active calls',
+      security,
+      request: { params: userParams },
+      responses: { 200: { description: 'The user', ...json(UserDetail) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      const r = unwrap(await tenantObject(c.env, tenant).getUser(user));
+      return c.json(r as z.infer<typeof UserDetail>, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/users',
+      summary: 'List users, by id, one page at a time',
+      security,
+      request: {
+        params: tenantParams,
+        query: z.object({
+          cursor: z.string().max(64).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: { 200: { description: 'A page of users', ...json(UserPage) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant } = c.req.valid('param');
+      requireTenant(c, tenant);
+      const { cursor, limit } = c.req.valid('query');
+      const r = unwrap(await tenantObject(c.env, tenant).listUsers(cursor ?? null, limit));
+      return c.json(r, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      summary: "Delete a user: its sockets close and its calls end with BYE",
+      security,
+      request: { params: userParams },
+      responses: { 200: { description: 'Deleted', ...json(z.object({ deleted: z.string() })) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      const r = unwrap(await tenantObject(c.env, tenant).deleteUser(user));
+      return c.json({ deleted: user }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/users/{user}/tokens',
+      summary: 'Issue a token for a WebSocket (HMAC-SHA256, default 1 h, at most 24 h)',
+      security,
+      request: { params: userParams, body: { ...json(TokenRequest), required: false } },
+      responses: { 201: { description: 'The token and where to use it', ...json(TokenIssued) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      const body = c.req.valid('json') ?? {};
+      const r = unwrap(await tenantObject(c.env, tenant).issueToken(user, body.ttl));
+      const url = new URL(c.req.url);
+      const scheme = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      const wsUrl = `${scheme}//${url.host}/sip/${tenant}/${encodeURIComponent(user)}?token=${encodeURIComponent(r.token)}`;
+      return c.json({ token: r.token, wsUrl, sipUri: `sip:${user}@${r.domain}`, expiresAt: r.expiresAt }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/users/{user}/calls',
+      summary: "The user's call history, newest first",
+      security,
+      request: { params: userParams, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+      responses: { 200: { description: 'Calls', ...json(z.object({ calls: z.array(CallRecord) })) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      unwrap(await tenantObject(c.env, tenant).getUser(user));
+      const calls = await userObject(c.env, tenant, user).history(c.req.valid('query').limit);
+      return c.json({ calls: calls as Array<z.infer<typeof CallRecord>> }, 200);
+    },
+  );
+
+  return app;
+}

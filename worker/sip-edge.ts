@@ -1,0 +1,64 @@
+/**
+ * The SIP-over-WebSocket edge (RFC 7118): `GET /sip/{tenant}/{user}` with Upgrade. The
+ * Worker checks the request, the client's upgrade rate and any token, then hands the raw
+ * upgrade to the user's Durable Object, which accepts the socket (hibernatable).
+ */
+import { Hono } from 'hono';
+import type { Env } from '../durable-objects/env.js';
+import { jsonError } from '../durable-objects/shared/http.js';
+import { peekToken, verifyToken } from '../durable-objects/tenant/tokens.js';
+import { isTenantId, isUserId } from '../sip/identity.js';
+import type { EdgeCache } from './edge-cache.js';
+
+export function userObject(env: Env, tenant: string, user: string) {
+  return env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
+}
+
+export function clientIp(req: Request): string {
+  return req.headers.get('CF-Connecting-IP') ?? req.headers.get('X-Forwarded-For')?.split(',')[0]?.trim() ?? '127.0.0.1';
+}
+
+export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+
+  app.all('/:tenant/:user', async (c) => {
+    const { tenant, user } = c.req.param();
+    const req = c.req.raw;
+    const protocols = (req.headers.get('Sec-WebSocket-Protocol') ?? '').split(',').map((p) => p.trim().toLowerCase());
+    if (req.method !== 'GET' || req.headers.get('Upgrade')?.toLowerCase() !== 'websocket' || !protocols.includes('sip')) {
+      return new Response('Upgrade Required: open a WebSocket to this URL offering the "sip" subprotocol (RFC 7118).\n', {
+        status: 426,
+        headers: { Upgrade: 'websocket', 'Content-Type': 'text/plain; charset=utf-8' },
+      });
+    }
+    if (!isTenantId(tenant) || !isUserId(user)) return jsonError(404, 'not_found', 'no such tenant or user');
+
+    if (c.env.UPGRADE_RATE_LIMIT !== 'off' && c.env.UPGRADE_LIMITER) {
+      const { success } = await c.env.UPGRADE_LIMITER.limit({ key: clientIp(req) });
+      if (!success) return jsonError(429, 'rate_limited', 'too many WebSocket upgrades from this address; retry shortly', { 'Retry-After': '60' });
+    }
+
+    let auth: 'token' | null = null;
+    const token = new URL(req.url).searchParams.get('token');
+    if (token !== null) {
+      const claims = peekToken(token);
+      if (!claims) return jsonError(401, 'invalid_token', 'the token is malformed');
+      if (claims.t !== tenant || claims.u !== user) return jsonError(403, 'token_mismatch', 'the token was issued for another user');
+      const view = await cache.get(c.env, tenant);
+      if (!view) return jsonError(404, 'not_found', 'no such tenant or user');
+      const check = await verifyToken(view.tokenSecrets, token, Math.floor(Date.now() / 1000));
+      if (!check.ok) return jsonError(401, 'invalid_token', check.reason === 'expired' ? 'the token has expired' : 'the token signature is not valid');
+      auth = 'token';
+    }
+
+    // Only the Worker may say who the socket is: drop any such header from the client.
+    const headers = new Headers();
+    for (const [k, v] of req.headers) if (!k.toLowerCase().startsWith('x-switchboard-')) headers.set(k, v);
+    headers.set('X-Switchboard-Tenant', tenant);
+    headers.set('X-Switchboard-User', user);
+    if (auth) headers.set('X-Switchboard-Auth', auth);
+    return userObject(c.env, tenant, user).fetch(new Request(req.url, { method: 'GET', headers }));
+  });
+
+  return app;
+}
