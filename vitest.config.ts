@@ -21,6 +21,20 @@ export default defineConfig({
         ],
         test: { name: 'workers', include: ['test/workers/**/*.test.ts'], testTimeout: 30_000 },
       },
+      {
+        test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // Real browsers and media: one file at a time on a 2-core machine.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -131,12 +131,13 @@ export function nonceExpiry(nonce: string): number {
 }
 
 /**
- * Challenge header values. MD5 comes first: JsSIP 3.x and SIP.js 0.21 read only the
- * first challenge and answer only MD5; SHA-256 is offered for RFC 8760 clients.
+ * Challenge header values, the preferred (SHA-256) first as RFC 7616 §3.7 asks. MD5 comes
+ * last on purpose: JsSIP 3.x and SIP.js 0.21 keep only the last challenge of a response
+ * and answer only MD5.
  */
 export function challenges(realm: string, nonce: string, stale: boolean): string[] {
   const staleText = stale ? ', stale=true' : '';
-  return (['MD5', 'SHA-256'] as const).map(
+  return (['SHA-256', 'MD5'] as const).map(
     (alg) => `Digest realm=${quote(realm)}, nonce=${quote(nonce)}, algorithm=${alg}, qop="auth"${staleText}`,
   );
 }

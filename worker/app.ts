@@ -12,6 +12,7 @@ import { apiRateLimit, resolvePrincipal, type ApiEnv } from './api/auth.js';
 import { ApiFailure } from './api/respond.js';
 import { tenantRoutes } from './api/tenants.js';
 import { userRoutes } from './api/users.js';
+import { iceRoutes } from './api/ice.js';
 import { sipEdge } from './sip-edge.js';
 
 export const API_BODY_LIMIT = 64 * 1024;
@@ -31,6 +32,7 @@ export function createApp(): OpenAPIHono<ApiEnv> {
   );
   app.route('/', tenantRoutes(cache));
   app.route('/', userRoutes());
+  app.route('/', iceRoutes(cache));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

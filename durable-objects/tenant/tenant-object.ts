@@ -264,7 +264,25 @@ export class TenantObject extends DurableObject<Env> {
     const ttl = ttlSeconds ?? DEFAULT_TOKEN_TTL;
     if (ttl < 1 || ttl > MAX_TOKEN_TTL) return fail(400, 'invalid_ttl', `ttl must be between 1 and ${MAX_TOKEN_TTL} seconds`);
     const exp = Math.floor(Date.now() / 1000) + ttl;
-    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp }), expiresAt: exp, domain: row.domain });
+    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp, d: row.domain }), expiresAt: exp, domain: row.domain });
+  }
+
+  /**
+   * Exchanges a user's password for a token (for a browser that signed in with its
+   * password and needs ICE servers). Checked against the stored HA1, in constant time;
+   * unknown users and wrong passwords get the same answer.
+   */
+  async login(id: string, password: string, ttlSeconds?: number): Promise<Outcome<{ token: string; expiresAt: number; domain: string }>> {
+    this.count();
+    const row = this.row();
+    const user = this.userRow(id);
+    const expected = user?.ha1_md5 ?? '0'.repeat(32);
+    const given = computeHa1('MD5', id, row?.domain ?? '', password);
+    const enc = new TextEncoder();
+    const match = timingSafeEqualBytes(enc.encode(given), enc.encode(expected));
+    if (!row || !user || !match) return fail(401, 'invalid_credentials', 'unknown user or wrong password');
+    if (!user.enabled) return fail(403, 'user_disabled', `user ${id} is disabled`);
+    return this.issueToken(id, ttlSeconds);
   }
 
   /** How many management calls this object served (the signaling path must add none). */

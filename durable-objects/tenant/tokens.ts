@@ -11,6 +11,8 @@ export interface TokenClaims {
   readonly u: string;
   /** expiry, unix seconds */
   readonly exp: number;
+  /** the tenant's SIP domain when issued (lets a page build its SIP URI from a token link) */
+  readonly d?: string;
 }
 
 export const DEFAULT_TOKEN_TTL = 3600;

@@ -80,8 +80,8 @@ describe('stateless nonces', () => {
     expect(checkNonce(secret, createNonce(secret, t0 + 3_600_000), t0)).toBe('invalid');
     expect(checkNonce(secret, 'garbage', t0)).toBe('invalid');
   });
-  it('challenges offer MD5 first, then SHA-256, with stale when asked', () => {
-    const [md5, sha] = challenges('example.com', 'abc', true);
+  it('challenges offer SHA-256 first and MD5 last (the one JsSIP and SIP.js read), with stale when asked', () => {
+    const [sha, md5] = challenges('example.com', 'abc', true);
     expect(md5).toBe('Digest realm="example.com", nonce="abc", algorithm=MD5, qop="auth", stale=true');
     expect(sha).toContain('algorithm=SHA-256');
   });

@@ -13,7 +13,7 @@ afterEach(() => {
 const stubOf = (tenant: string, user: string) => env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
 
 describe('registrar over real WebSockets', () => {
-  it('challenges REGISTER with 401 offering MD5 then SHA-256, and accepts the digest answer', async () => {
+  it('challenges REGISTER with 401 offering SHA-256 then MD5, and accepts the digest answer', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
     const p = await Phone.connect(t, 'alice', { token: false });
@@ -23,8 +23,8 @@ describe('registrar over real WebSockets', () => {
     const challenge = asResponse(challengeText);
     const offers = headerLines(challenge, 'www-authenticate');
     expect(offers).toHaveLength(2);
-    expect(offers[0]).toMatch(new RegExp(`^Digest realm="${t.domain}", nonce="[^"]+", algorithm=MD5, qop="auth"$`));
-    expect(offers[1]).toContain('algorithm=SHA-256');
+    expect(offers[0]).toContain('algorithm=SHA-256');
+    expect(offers[1]).toMatch(new RegExp(`^Digest realm="${t.domain}", nonce="[^"]+", algorithm=MD5, qop="auth"$`));
     p.sock.send(withDigest(sent, challengeText, 'alice', PASSWORD, { algorithm: 'SHA-256' }));
     expect(what(await p.sock.next((x) => x.includes('REGISTER')))).toBe('200 REGISTER');
   });

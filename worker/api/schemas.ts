@@ -124,6 +124,11 @@ export const TokenRequest = z
   .strict()
   .openapi('TokenRequest');
 
+export const Login = z
+  .object({ user: UserIdParam, password: z.string().min(1).max(256), ttl: z.number().int().min(60).max(MAX_TOKEN_TTL).optional() })
+  .strict()
+  .openapi('Login');
+
 export const TokenIssued = z
   .object({
     token: z.string(),

@@ -5,13 +5,20 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireTenant } from './auth.js';
 import { apiApp, tenantObject, unwrap } from './respond.js';
-import { CallRecord, ErrorBody, errorResponses, TenantIdParam, TokenIssued, TokenRequest, User, UserDetail, UserIdParam, UserPage, UserPut } from './schemas.js';
+import { CallRecord, ErrorBody, errorResponses, Login, TenantIdParam, TokenIssued, TokenRequest, User, UserDetail, UserIdParam, UserPage, UserPut } from './schemas.js';
 import { userObject } from '../sip-edge.js';
 
 const security = [{ bearer: [] }];
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 const tenantParams = z.object({ tenant: TenantIdParam });
 const userParams = z.object({ tenant: TenantIdParam, user: UserIdParam });
+
+function issued(requestUrl: string, tenant: string, user: string, r: { token: string; expiresAt: number; domain: string }) {
+  const url = new URL(requestUrl);
+  const scheme = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const wsUrl = `${scheme}//${url.host}/sip/${tenant}/${encodeURIComponent(user)}?token=${encodeURIComponent(r.token)}`;
+  return { token: r.token, wsUrl, sipUri: `sip:${user}@${r.domain}`, expiresAt: r.expiresAt };
+}
 
 export function userRoutes() {
   const app = apiApp();
@@ -105,10 +112,23 @@ export function userRoutes() {
       requireTenant(c, tenant);
       const body = c.req.valid('json') ?? {};
       const r = unwrap(await tenantObject(c.env, tenant).issueToken(user, body.ttl));
-      const url = new URL(c.req.url);
-      const scheme = url.protocol === 'https:' ? 'wss:' : 'ws:';
-      const wsUrl = `${scheme}//${url.host}/sip/${tenant}/${encodeURIComponent(user)}?token=${encodeURIComponent(r.token)}`;
-      return c.json({ token: r.token, wsUrl, sipUri: `sip:${user}@${r.domain}`, expiresAt: r.expiresAt }, 201);
+      return c.json(issued(c.req.url, tenant, user, r), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/login',
+      summary: "Exchange a user's password for a token (no bearer needed; rate limited per address)",
+      request: { params: tenantParams, body: { ...json(Login), required: true } },
+      responses: { 200: { description: 'A token for this user', ...json(TokenIssued) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant } = c.req.valid('param');
+      const { user, password, ttl } = c.req.valid('json');
+      const r = unwrap(await tenantObject(c.env, tenant).login(user, password, ttl));
+      return c.json(issued(c.req.url, tenant, user, r), 200);
     },
   );
 

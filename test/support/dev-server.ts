@@ -1,0 +1,142 @@
+/**
+ * Starts the real product under `wrangler dev` (workerd) for tests that need a network
+ * listener: real JsSIP in Node, real browsers. Each server gets its own port and its own
+ * state directory, and is stopped by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface DevServer {
+  readonly url: string;
+  readonly wsBase: string;
+  readonly adminToken: string;
+  readonly logs: () => string;
+  api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(o: { vars?: Record<string, string>; port?: number } = {}): Promise<DevServer> {
+  const port = o.port ?? (await freePort());
+  const inspector = await freePort();
+  const state = mkdtempSync(join(tmpdir(), 'switchboard-dev-'));
+  const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
+  const vars = { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
+  const args = [
+    join(ROOT, 'scripts/wrangler.mjs'),
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspector),
+    '--persist-to',
+    state,
+    '--show-interactive-dev-session=false',
+    ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+  ];
+  let output = '';
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout!.on('data', (d) => (output += d.toString()));
+  child.stderr!.on('data', (d) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.pid) {
+      // wrangler runs workerd as a child: end the whole group we started, by its PID.
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+          resolve();
+        }, 5000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not come up on ${url}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  return {
+    url,
+    wsBase: `ws://127.0.0.1:${port}`,
+    adminToken,
+    logs: () => output,
+    async api(method, path, body, token) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token ?? adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON
+      }
+      return { status: res.status, body: parsed as never };
+    },
+    stop,
+  };
+}
+
+/** Creates a tenant and users through the API; returns the tenant's domain and API key. */
+export async function provision(server: DevServer, tenant: string, users: Record<string, string>, limits: Record<string, unknown> = {}): Promise<{ domain: string; apiKey: string }> {
+  const created = await server.api('POST', '/v1/tenants', { id: tenant, limits });
+  if (created.status !== 201) throw new Error(`tenant: ${created.status} ${JSON.stringify(created.body)}`);
+  for (const [user, password] of Object.entries(users)) {
+    const r = await server.api('PUT', `/v1/tenants/${tenant}/users/${user}`, { password, displayName: user });
+    if (r.status !== 201) throw new Error(`user ${user}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return { domain: created.body.tenant.domain, apiKey: created.body.apiKey };
+}
