@@ -103,6 +103,8 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Frames still queued behind a close we sent are dropped.
+    if (ws.readyState !== WebSocket.READY_STATE_OPEN) return;
     const att = ws.deserializeAttachment() as Attachment;
     // RFC 7118 §5: text and binary frames both carry one UTF-8 SIP message.
     const text = typeof message === 'string' ? message : new TextDecoder().decode(message);

@@ -10,6 +10,12 @@ async function evicted(tenant: string, user: string): Promise<boolean> {
   return runInDurableObject(stub, (obj) => (obj as unknown as { state: unknown }).state === null);
 }
 
+/** When the runtime last answered a keepalive on the user's socket by itself. */
+async function autoResponseAt(tenant: string, user: string): Promise<number> {
+  const stub = env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
+  return runInDurableObject(stub, (_obj, state) => state.getWebSocketAutoResponseTimestamp(state.getWebSockets()[0]!)?.getTime() ?? 0);
+}
+
 it('routes the next message after eviction: between INVITE and 200, and between ACK and BYE', { timeout: 40_000 }, async () => {
   const t = await newTenant({ ringTimeoutSeconds: 120 });
   for (const u of ['alice', 'bob', 'carol', 'dave']) await addUser(t, u);
@@ -34,7 +40,15 @@ it('routes the next message after eviction: between INVITE and 200, and between 
 
   // Stay idle until workerd evicts the objects (10 s without events); the sockets stay up.
   await new Promise((r) => setTimeout(r, 12_000));
-  for (const u of ['alice', 'bob', 'carol', 'dave']) expect(await evicted(t.id, u), `${u}'s object was evicted`).toBe(true);
+  // RFC 5626 keepalives are answered by the runtime without running the object's code.
+  const pinged = Date.now();
+  for (const p of [alice!, bob!, carol!, dave!]) p.sock.send('\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 200));
+  for (const p of [alice!, bob!, carol!, dave!]) expect(p.sock.rawInbox().filter((f) => f === '\r\n')).toHaveLength(1);
+  for (const u of ['alice', 'bob', 'carol', 'dave']) {
+    expect(await evicted(t.id, u), `${u}'s object was evicted and the keepalive did not run it`).toBe(true);
+    expect(await autoResponseAt(t.id, u)).toBeGreaterThanOrEqual(pinged - 1000);
+  }
 
   const answer = webrtcSdp({ session: '77' });
   bob!.sock.send(bob!.ua.respond(atBob, 200, { toTag: 'b', body: answer }));
