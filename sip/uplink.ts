@@ -116,10 +116,10 @@ function consumeRoutes(s: Step, conn: ConnInfo, req: SipRequest): SipRequest | n
   return removeHeader(req, 'route');
 }
 
-/** §16.6 step 3: decrement Max-Forwards, inserting 70 when absent. */
+/** §16.6 step 3: decrement Max-Forwards; a request without one gets 70. */
 function decrementHops(req: SipRequest): SipRequest {
   const mf = integerHeader(req, 'max-forwards');
-  return setHeader(req, 'Max-Forwards', String((mf ?? 70) - 1));
+  return setHeader(req, 'Max-Forwards', mf === undefined || mf === null ? '70' : String(mf - 1));
 }
 
 /** Offers in requests must be WebRTC descriptions; anything else is refused with 488 + Warning. */

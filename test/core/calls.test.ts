@@ -120,6 +120,46 @@ describe('a call through both objects', () => {
     expect(sim.take(b).map(what)).toEqual(['ACK']);
   });
 
+  it.each(['UPDATE', 'INFO', 'MESSAGE', 'REFER', 'NOTIFY'])('routes an in-dialog %s both ways, and its answer back', (method) => {
+    const { ad, bd } = connect();
+    const body = method === 'UPDATE' ? webrtcSdp({ session: '11' }) : method === 'INFO' ? 'Signal=5\r\nDuration=160\r\n' : '';
+    const headers = method === 'REFER' ? [`Refer-To: <sip:carol@${DOMAIN}>`] : method === 'NOTIFY' ? ['Event: refer', 'Subscription-State: active'] : [];
+    for (const [from, fromConn, d, to, toConn] of [
+      [alice, a, ad, bob, b],
+      [bob, b, bd, alice, a],
+    ] as const) {
+      sim.send(fromConn, from.inDialog(d, method, { body, headers }).text);
+      const [got] = sim.take(toConn);
+      expect(methodOf(got!)).toBe(method);
+      expect(bodyOf(got!)).toBe(body);
+      sim.send(toConn, to.respond(got!, method === 'REFER' ? 202 : 200, { contact: false }));
+      expect(sim.take(fromConn).map(what)).toEqual([`${method === 'REFER' ? 202 : 200} ${method}`]);
+    }
+  });
+
+  it('routes PRACK in an early dialog to the branch that sent the reliable provisional', () => {
+    const invite = alice.invite('bob', { headers: ['Supported: 100rel'] });
+    sim.send(a, invite.text);
+    sim.take(a);
+    const [atBob] = sim.take(b);
+    sim.send(b, bob.respond(atBob!, 183, { toTag: 'early', body: webrtcSdp({ session: '3' }), headers: ['Require: 100rel', 'RSeq: 1'] }));
+    const [progress] = sim.take(a);
+    expect(what(progress!)).toBe('183 INVITE');
+    const early = alice.dialogAsCaller(invite, progress!);
+    sim.send(a, alice.inDialog(early, 'PRACK', { headers: [`RAck: 1 ${invite.cseq} INVITE`] }).text);
+    const [prack] = sim.take(b);
+    expect(methodOf(prack!)).toBe('PRACK');
+    sim.send(b, bob.respond(prack!, 200, { contact: false }));
+    expect(sim.take(a).map(what)).toEqual(['200 PRACK']);
+  });
+
+  it('inserts Max-Forwards: 70 when the request has none (§16.6 step 3)', () => {
+    const invite = alice.invite('bob');
+    sim.send(a, invite.text.replace('Max-Forwards: 70\r\n', ''));
+    sim.take(a);
+    expect(header(asRequest(sim.take(b)[0]!), 'max-forwards')).toBe('69');
+  });
+
   it('routes in-dialog requests addressed to a JsSIP-style GRUU', () => {
     sim = new Sim();
     for (const u of ['alice', 'bob']) sim.addUser(u);

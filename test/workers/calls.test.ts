@@ -75,6 +75,26 @@ describe('calls through two users’ objects over real WebSockets', () => {
     expect(bodyOf(await alice.sock.next('INVITE'))).toBe(resume);
   });
 
+  it('routes in-dialog UPDATE, INFO, MESSAGE, REFER and NOTIFY both ways, with their answers', async () => {
+    const { invite, atBob } = await ring();
+    const { ad, bd } = await answer(invite, atBob);
+    for (const method of ['UPDATE', 'INFO', 'MESSAGE', 'REFER', 'NOTIFY']) {
+      const headers = method === 'REFER' ? [`Refer-To: <sip:carol@${t.domain}>`] : method === 'NOTIFY' ? ['Event: refer', 'Subscription-State: active'] : [];
+      const body = method === 'UPDATE' ? webrtcSdp({ session: '9' }) : '';
+      for (const [from, d, to] of [
+        [alice, ad, bob],
+        [bob, bd, alice],
+      ] as const) {
+        from.sock.send(from.ua.inDialog(d, method, { headers, body }).text);
+        const got = await to.sock.next(method);
+        expect(bodyOf(got)).toBe(body);
+        const status = method === 'REFER' ? 202 : 200;
+        to.sock.send(to.ua.respond(got, status, { contact: false }));
+        await from.sock.next(`${status} ${method}`);
+      }
+    }
+  });
+
   it('forks to two of bob’s devices; the losing branch is CANCELled', async () => {
     const bob2 = await Phone.connect(t, 'bob');
     await bob2.register();

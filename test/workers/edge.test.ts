@@ -68,6 +68,21 @@ describe('the WebSocket edge (RFC 7118)', () => {
     phone.sock.close();
   });
 
+  it.each([
+    ['SIP/3.0', (x: string) => x.replace('SIP/2.0\r\n', 'SIP/3.0\r\n'), 505],
+    ['an unknown URI scheme', (x: string) => x.replace(/^OPTIONS \S+/, 'OPTIONS urn:service:sos'), 416],
+    ['Max-Forwards: 0', (x: string) => x.replace('Max-Forwards: 70', 'Max-Forwards: 0'), 483],
+    ['an unsupported Require', (x: string) => x.replace('\r\n\r\n', '\r\nRequire: timer, magic\r\n\r\n'), 420],
+  ] as const)('answers %s with %i', async (_name, mangle, status) => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const phone = await Phone.connect(t, 'alice');
+    phone.sock.send(mangle(phone.ua.request('OPTIONS', `sip:${t.domain}`).text));
+    const res = await phone.sock.next((x) => x.startsWith('SIP/2.0'));
+    expect(statusOf(res)).toBe(status);
+    if (status === 420) expect(res).toContain('Unsupported: timer, magic');
+  });
+
   it('answers a message over 64 KiB with 513', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
