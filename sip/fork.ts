@@ -61,6 +61,10 @@ export function startFork(s: Step, req: SipRequest, peer: string, targets: reado
     method: req.method,
     peer,
     callId: header(req, 'call-id')!.trim(),
+    from: header(req, 'from')!,
+    to: header(req, 'to')!,
+    cseq: cseq(req)!.seq,
+    callerTag: fromTag(req) ?? '',
     base,
     branches,
     best: null,
@@ -189,16 +193,12 @@ export function sendFinal(s: Step, fork: Fork, res: SipResponse): void {
   s.relayResponse(fork.peer, out);
   const next: Fork = { ...fork, finalSent: true, deadline: s.ctx.now + LINGER_MS };
   s.putFork(next);
-  const d = s.dialog(dialogId('in', fork.callId, fromTagOf(fork)));
+  const d = s.dialog(dialogId('in', fork.callId, fork.callerTag));
   if (d && d.state !== 'confirmed') {
     if (d.kind === 'call') endDialog(s, d, out.status === 487 ? 'canceled' : 'failed', out.status);
     else s.forgetDialog(d.id);
   }
   if (next.branches.every((b) => b.state === 'done')) s.removeFork(next);
-}
-
-function fromTagOf(fork: Fork): string {
-  return fromTag({ kind: 'request', method: '', uri: '', headers: fork.base, body: '' }) ?? '';
 }
 
 /** CANCELs every branch that has not answered finally (§16.10, §9.1). */
@@ -211,15 +211,14 @@ export function cancelPending(s: Step, fork: Fork, text: string, cause = 487): v
 
 /** §9.1: a CANCEL copies Request-URI, Call-ID, From, To and CSeq number; its one Via is the branch's. */
 function branchRequest(s: Step, fork: Fork, b: Branch, method: string, headers: HeaderField[] = [], to?: string): SipRequest {
-  const probe = { kind: 'request' as const, method: '', uri: '', headers: fork.base, body: '' };
   return buildRequest({
     method,
     uri: b.uri,
     via: ourViaValue(s.ctx.policy.domain, b.id),
-    from: header(probe, 'from')!,
-    to: to ?? header(probe, 'to')!,
+    from: fork.from,
+    to: to ?? fork.to,
     callId: fork.callId,
-    cseq: cseq(probe)!.seq,
+    cseq: fork.cseq,
     headers,
   });
 }
@@ -232,17 +231,15 @@ function sendAck(s: Step, fork: Fork, b: Branch, res: SipResponse): void {
 /** A 2xx we refuse (unacceptable SDP): complete it and hang it up at once. */
 function ackAndBye(s: Step, fork: Fork, b: Branch, res: SipResponse): void {
   const target = firstContactUri(res) ?? b.uri;
-  const to = header(res, 'to')!;
-  const probe = { kind: 'request' as const, method: '', uri: '', headers: fork.base, body: '' };
-  const common = { uri: target, from: header(probe, 'from')!, to, callId: fork.callId };
-  s.send(b.conn, buildRequest({ ...common, method: 'ACK', via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), b.conn, s.ctx.user)), cseq: cseq(probe)!.seq }));
+  const common = { uri: target, from: fork.from, to: header(res, 'to')!, callId: fork.callId };
+  s.send(b.conn, buildRequest({ ...common, method: 'ACK', via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), b.conn, s.ctx.user)), cseq: fork.cseq }));
   s.send(
     b.conn,
     buildRequest({
       ...common,
       method: 'BYE',
       via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), b.conn, s.ctx.user)),
-      cseq: cseq(probe)!.seq + 1,
+      cseq: fork.cseq + 1,
       headers: [reasonHeader(488, 'Not a WebRTC session description')],
     }),
   );

@@ -1,7 +1,7 @@
 /**
  * Building responses from requests (RFC 3261 §8.2.6) and the standard reason phrases (§21).
  */
-import { field, headerLines, type HeaderField, type SipRequest, type SipResponse } from './message.js';
+import { field, type HeaderField, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, tagOf } from './name-addr.js';
 
 export const REASONS: Record<number, string> = {
@@ -60,10 +60,9 @@ export interface ResponseOptions {
 /** Copies Via, From, To, Call-ID and CSeq from the request (§8.2.6.2). */
 export function responseFromHeaders(requestHeaders: readonly HeaderField[], status: number, opts: ResponseOptions = {}): SipResponse {
   const copied: HeaderField[] = [];
-  const probe = { kind: 'request', method: '', uri: '', headers: requestHeaders, body: '' } as const;
-  for (const line of headerLines(probe, 'via')) copied.push(field('Via', line));
+  for (const h of requestHeaders) if (h.key === 'via') copied.push(field('Via', h.value));
   for (const key of ['from', 'to', 'call-id', 'cseq'] as const) {
-    const line = headerLines(probe, key)[0];
+    const line = requestHeaders.find((h) => h.key === key)?.value;
     if (line === undefined) continue;
     let value = line;
     if (key === 'to' && status > 100 && opts.toTag) {

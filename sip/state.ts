@@ -47,7 +47,12 @@ export interface Fork {
   /** The user whose object sent the request; responses go back there. */
   readonly peer: string;
   readonly callId: string;
-  /** Via, From, To, Call-ID and CSeq of the incoming request, to address responses and CANCELs. */
+  /** From and To of the incoming request and its CSeq number: CANCEL and ACK reuse them (§9.1). */
+  readonly from: string;
+  readonly to: string;
+  readonly cseq: number;
+  readonly callerTag: string;
+  /** Via, From, To, Call-ID and CSeq of the incoming request, to address responses. */
   readonly base: readonly HeaderField[];
   readonly branches: readonly Branch[];
   /** Best final response so far, serialised, for §16.7 step 6. */
