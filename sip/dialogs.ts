@@ -98,7 +98,10 @@ export function endDialog(s: Step, d: Dialog, reason: string, status: number | n
 export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThisUser: boolean): void {
   const seq = cseq(req)!.seq;
   const byCaller = fromThisUser === (d.direction === 'out');
-  const next: Dialog = byCaller ? { ...d, callerCseq: Math.max(d.callerCseq, seq) } : { ...d, calleeCseq: Math.max(d.calleeCseq ?? 0, seq) };
+  let next: Dialog = byCaller ? { ...d, callerCseq: Math.max(d.callerCseq, seq) } : { ...d, calleeCseq: Math.max(d.calleeCseq ?? 0, seq) };
+  // Target refresh (§12.2.1.2): a re-INVITE or UPDATE may carry a new Contact.
+  const contact = req.method === 'INVITE' || req.method === 'UPDATE' ? firstContactUri(req) : null;
+  if (contact) next = byCaller ? { ...next, callerContact: contact } : { ...next, calleeContact: contact };
   if (req.method === 'BYE') {
     endDialog(s, next, byCaller ? 'caller-bye' : 'callee-bye');
     return;

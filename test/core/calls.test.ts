@@ -309,6 +309,18 @@ describe('lost sockets leave no ghost calls', () => {
     expect(sim.state('alice').dialogs[0]).toMatchObject({ state: 'ended', endReason: 'callee-bye' });
   });
 
+  it('the BYE on a lost socket’s behalf goes to the peer’s refreshed target (§12.2.1.2)', () => {
+    const { ad } = connect();
+    const moved = `sip:moved@${alice.host};transport=ws`;
+    sim.send(a, alice.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '8' }), headers: [] }).text.replace(/Contact: <[^>]+>/, `Contact: <${moved}>`));
+    sim.take(a);
+    const [re] = sim.take(b);
+    sim.send(b, bob.respond(re!, 200, { body: webrtcSdp({ session: '9' }) }));
+    sim.take(a);
+    sim.close(b);
+    expect(asRequest(sim.take(a)[0]!).uri).toBe(moved);
+  });
+
   it('a 2xx that races the caller leaving is ACKed and BYEd on its behalf', () => {
     const { atBob } = ring();
     sim.close(a);
