@@ -1,4 +1,24 @@
-/** Hex and base64url encodings for the pure core (no Buffer, no btoa). */
+/** Hex and base64url encodings for the pure core (no Buffer, no btoa), and hash padding. */
+
+import { utf8Encode } from '../grammar.js';
+
+/**
+ * Merkle–Damgård padding shared by MD5 (RFC 1321 §3.1-3.2, little-endian length) and
+ * SHA-256 (FIPS 180-4 §5.1.1, big-endian length): 0x80, zeros, then the 64-bit bit length.
+ */
+export function padMessage(input: string | Uint8Array, littleEndian: boolean): DataView {
+  const data = typeof input === 'string' ? utf8Encode(input) : input;
+  const bitLen = data.length * 8;
+  const padded = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
+  padded.set(data);
+  padded[data.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  const hi = Math.floor(bitLen / 2 ** 32);
+  const lo = bitLen >>> 0;
+  view.setUint32(padded.length - 8, littleEndian ? lo : hi, littleEndian);
+  view.setUint32(padded.length - 4, littleEndian ? hi : lo, littleEndian);
+  return view;
+}
 
 export function toHex(bytes: Uint8Array): string {
   let s = '';

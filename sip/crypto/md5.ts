@@ -2,28 +2,20 @@
  * MD5 (RFC 1321), needed because SIP digest (RFC 2617, RFC 7616 §3.4.1) still defaults to
  * it and WebCrypto does not offer it. Pure: no runtime APIs.
  */
-import { utf8Encode } from '../grammar.js';
-import { toHex } from './hex.js';
+import { padMessage, toHex } from './hex.js';
 
 const S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 const K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
 
 export function md5(input: string | Uint8Array): Uint8Array {
-  const data = typeof input === 'string' ? utf8Encode(input) : input;
-  const bitLen = data.length * 8;
-  const padded = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
-  padded.set(data);
-  padded[data.length] = 0x80;
-  const view = new DataView(padded.buffer);
-  view.setUint32(padded.length - 8, bitLen >>> 0, true);
-  view.setUint32(padded.length - 4, Math.floor(bitLen / 2 ** 32), true);
+  const view = padMessage(input, true);
 
   let a0 = 0x67452301;
   let b0 = 0xefcdab89;
   let c0 = 0x98badcfe;
   let d0 = 0x10325476;
   const m = new Uint32Array(16);
-  for (let off = 0; off < padded.length; off += 64) {
+  for (let off = 0; off < view.byteLength; off += 64) {
     for (let j = 0; j < 16; j++) m[j] = view.getUint32(off + j * 4, true);
     let a = a0;
     let b = b0;

@@ -3,7 +3,7 @@
  * authentication (RFC 7616) and stateless nonces run inside the sans-I/O core.
  */
 import { utf8Encode } from '../grammar.js';
-import { toHex } from './hex.js';
+import { padMessage, toHex } from './hex.js';
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
@@ -18,18 +18,11 @@ const K = new Uint32Array([
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 export function sha256(input: string | Uint8Array): Uint8Array {
-  const data = typeof input === 'string' ? utf8Encode(input) : input;
-  const bitLen = data.length * 8;
-  const padded = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
-  padded.set(data);
-  padded[data.length] = 0x80;
-  const view = new DataView(padded.buffer);
-  view.setUint32(padded.length - 8, Math.floor(bitLen / 2 ** 32), false);
-  view.setUint32(padded.length - 4, bitLen >>> 0, false);
+  const view = padMessage(input, false);
 
   const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
   const w = new Uint32Array(64);
-  for (let off = 0; off < padded.length; off += 64) {
+  for (let off = 0; off < view.byteLength; off += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4, false);
     for (let i = 16; i < 64; i++) {
       const x = w[i - 15]!;

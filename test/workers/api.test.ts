@@ -120,6 +120,24 @@ describe('tenants', () => {
   });
 });
 
+/** alice and bob of a new tenant, registered, in an answered and ACKed call. */
+async function callInProgress() {
+  const t = await newTenant();
+  await addUser(t, 'alice');
+  await addUser(t, 'bob');
+  const alice = await Phone.connect(t, 'alice');
+  const bob = await Phone.connect(t, 'bob');
+  await alice.register();
+  await bob.register();
+  const invite = alice.ua.invite('bob');
+  alice.sock.send(invite.text);
+  const atBob = await bob.sock.next('INVITE');
+  bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
+  alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
+  await bob.sock.next('ACK');
+  return { t, alice, bob, invite };
+}
+
 describe('users', () => {
   it('creates (201) and updates (200) a user; passwords and HA1s never come back', async () => {
     const t = await newTenant();
@@ -173,19 +191,7 @@ describe('users', () => {
   });
 
   it('shows live registrations and active calls, and keeps call history', async () => {
-    const t = await newTenant();
-    await addUser(t, 'alice');
-    await addUser(t, 'bob');
-    const alice = await Phone.connect(t, 'alice');
-    const bob = await Phone.connect(t, 'bob');
-    await alice.register();
-    await bob.register();
-    const invite = alice.ua.invite('bob');
-    alice.sock.send(invite.text);
-    const atBob = await bob.sock.next('INVITE');
-    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
-    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-    await bob.sock.next('ACK');
+    const { t, alice, bob, invite } = await callInProgress();
     const detail = await api('GET', `${T(t.id)}/users/alice`, { token: t.apiKey });
     expect(detail.body.registrations).toEqual([expect.objectContaining({ contact: alice.ua.contactUri, userAgent: null })]);
     expect(detail.body.calls).toEqual([expect.objectContaining({ direction: 'out', peer: 'bob', state: 'confirmed', media: { offer: { kinds: ['audio'], codecs: expect.arrayContaining(['opus']) }, answer: expect.anything() } })]);
@@ -194,19 +200,7 @@ describe('users', () => {
   });
 
   it('deletes a user: its sockets close and its calls end with BYE', async () => {
-    const t = await newTenant();
-    await addUser(t, 'alice');
-    await addUser(t, 'bob');
-    const alice = await Phone.connect(t, 'alice');
-    const bob = await Phone.connect(t, 'bob');
-    await alice.register();
-    await bob.register();
-    const invite = alice.ua.invite('bob');
-    alice.sock.send(invite.text);
-    const atBob = await bob.sock.next('INVITE');
-    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
-    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-    await bob.sock.next('ACK');
+    const { t, alice, bob, invite } = await callInProgress();
     expect((await api('DELETE', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(200);
     expect((await bob.sock.waitClosed()).code).toBe(1000);
     expect(asRequest(await alice.sock.next('BYE')).method).toBe('BYE');
