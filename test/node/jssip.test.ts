@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import JsSIP from 'jssip';
+import type { UAConfiguration } from 'jssip/lib/UA';
 import { createHash } from 'node:crypto';
 import { provision, startDevServer, type DevServer } from '../support/dev-server.js';
 
@@ -31,7 +32,7 @@ function startUa(user: string, auth: { password: string } | { ha1: string; realm
     uri: `sip:${user}@${domain}`,
     register: true,
     ...auth,
-  } as JsSIP.UAConfiguration);
+  } as UAConfiguration);
   return new Promise((resolve, reject) => {
     ua.on('registered', () => resolve(ua));
     ua.on('registrationFailed', (e: { cause?: string }) => reject(new Error(`${user} registration failed: ${e.cause}`)));
@@ -54,7 +55,7 @@ describe('real JsSIP clients through wrangler dev', () => {
         alice.sendMessage(`sip:bob@${domain}`, 'hello from alice', {
           eventHandlers: {
             succeeded: (e: { response: { status_code: number } }) => resolve(e.response.status_code),
-            failed: (e: { cause: string }) => reject(new Error(`MESSAGE failed: ${e.cause}`)),
+            failed: (e: { cause?: string }) => reject(new Error(`MESSAGE failed: ${e.cause}`)),
           },
         });
       });

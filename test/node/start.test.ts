@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import JsSIP from 'jssip';
+import type { UAConfiguration } from 'jssip/lib/UA';
 import { ROOT, freePort } from '../support/dev-server.js';
 
 (globalThis as unknown as { WebSocket: unknown }).WebSocket = WebSocket;
@@ -77,7 +78,7 @@ it('the demo users can sign in and register with the printed passwords', async (
   const login = await fetch(`${base}/v1/tenants/demo/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'alice', password: 'alice-demo-pass' }) });
   expect(login.status).toBe(200);
   const { sipUri } = (await login.json()) as { sipUri: string };
-  const ua = new JsSIP.UA({ sockets: [new JsSIP.WebSocketInterface(`ws://127.0.0.1:${port}/sip/demo/bob`)], uri: sipUri.replace('alice', 'bob'), password: 'bob-demo-pass' } as JsSIP.UAConfiguration);
+  const ua = new JsSIP.UA({ sockets: [new JsSIP.WebSocketInterface(`ws://127.0.0.1:${port}/sip/demo/bob`)], uri: sipUri.replace('alice', 'bob'), password: 'bob-demo-pass' } as UAConfiguration);
   await new Promise<void>((resolve, reject) => {
     ua.on('registered', () => resolve());
     ua.on('registrationFailed', (e: { cause?: string }) => reject(new Error(String(e.cause))));

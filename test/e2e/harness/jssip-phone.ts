@@ -1,0 +1,128 @@
+/** The harness's JsSIP user agent: calls, answers, hold, blind transfer (both ends). */
+import JsSIP from 'jssip';
+import type { EndEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
+import type { RTCSessionEvent } from 'jssip/lib/UA';
+import { CallBook, play, remoteStream } from './call-book.js';
+import type { CallSummary, Harness, PhoneConfig } from './types.js';
+
+type Waiter = (session: RTCSession, id: number) => void;
+
+export class JsSipPhone implements Harness {
+  private ua: JsSIP.UA | null = null;
+  private config: PhoneConfig | null = null;
+  private readonly book = new CallBook();
+  /** The newest call that has not ended. */
+  private current: { session: RTCSession; id: number } | null = null;
+  private readonly incoming: Array<{ session: RTCSession; id: number }> = [];
+  private incomingWaiter: Waiter | null = null;
+
+  start(config: PhoneConfig): Promise<void> {
+    this.config = config;
+    const ua = new JsSIP.UA({
+      sockets: [new JsSIP.WebSocketInterface(config.wsUrl)],
+      uri: config.uri,
+      register: true,
+      user_agent: 'e2e harness JsSIP/3.13.8',
+    });
+    this.ua = ua;
+    ua.on('newRTCSession', (e: RTCSessionEvent) => this.adopt(e));
+    return new Promise((resolve, reject) => {
+      ua.once('registered', () => resolve());
+      ua.once('registrationFailed', (e: { cause?: string }) => reject(new Error(`JsSIP registration failed: ${e.cause}`)));
+      ua.start();
+    });
+  }
+
+  private media(video: boolean) {
+    return { mediaConstraints: { audio: true, video }, pcConfig: this.config!.rtc };
+  }
+
+  private adopt(e: RTCSessionEvent): void {
+    const session = e.session;
+    const id = this.book.open(session.remote_identity.uri.user ?? '', e.originator === 'remote' ? 'incoming' : 'calling');
+    const onPc = (pc: RTCPeerConnection) => play(remoteStream(pc));
+    if (session.connection) onPc(session.connection);
+    else session.on('peerconnection', (p: { peerconnection: RTCPeerConnection }) => onPc(p.peerconnection));
+    session.on('confirmed', () => this.book.set(id, { state: 'established' }));
+    session.on('hold', (h: { originator: string }) => this.book.set(id, h.originator === 'local' ? { heldLocally: true } : { heldByPeer: true }));
+    session.on('unhold', (h: { originator: string }) => this.book.set(id, h.originator === 'local' ? { heldLocally: false } : { heldByPeer: false }));
+    const end = (x: EndEvent) => {
+      this.book.ended(id, x.originator === 'local' ? 'local' : 'remote', x.cause);
+      if (this.current?.session === session) this.current = null;
+    };
+    session.on('ended', end);
+    session.on('failed', end);
+    // Transferee side of RFC 3515: call whoever the REFER names, with the same media.
+    session.on('refer', (r: ReferEvent) => r.accept(undefined, this.media(false)));
+    if (e.originator === 'remote') {
+      if (this.incomingWaiter) this.incomingWaiter(session, id);
+      else this.incoming.push({ session, id });
+    } else {
+      this.current = { session, id };
+    }
+  }
+
+  call(target: string, video: boolean): Promise<void> {
+    window.__e2e.mark('call-start');
+    return new Promise((resolve, reject) => {
+      const session = this.ua!.call(target, this.media(video));
+      session.once('confirmed', () => resolve());
+      session.once('failed', (x: EndEvent) => reject(new Error(`JsSIP call failed: ${x.cause}`)));
+    });
+  }
+
+  async answer(video: boolean): Promise<void> {
+    const next = this.incoming.shift() ?? (await new Promise<{ session: RTCSession; id: number }>((resolve) => (this.incomingWaiter = (session, id) => resolve({ session, id }))));
+    this.incomingWaiter = null;
+    this.current = next;
+    await new Promise<void>((resolve, reject) => {
+      next.session.once('confirmed', () => resolve());
+      next.session.once('failed', (x: EndEvent) => reject(new Error(`JsSIP answer failed: ${x.cause}`)));
+      next.session.answer(this.media(video));
+    });
+  }
+
+  private session(): RTCSession {
+    if (!this.current) throw new Error('no call in progress');
+    return this.current.session;
+  }
+
+  hangup(): void {
+    this.session().terminate();
+  }
+
+  hold(): Promise<void> {
+    const s = this.session();
+    return new Promise((resolve, reject) => {
+      if (!s.hold({}, () => resolve())) reject(new Error('JsSIP could not put the call on hold'));
+    });
+  }
+
+  unhold(): Promise<void> {
+    const s = this.session();
+    return new Promise((resolve, reject) => {
+      if (!s.unhold({}, () => resolve())) reject(new Error('JsSIP could not resume the call'));
+    });
+  }
+
+  transfer(target: string): Promise<void> {
+    const s = this.session();
+    return new Promise((resolve, reject) => {
+      s.refer(target, {
+        eventHandlers: {
+          // NOTIFY with a 2xx sipfrag (RFC 3515 §2.4.5): the transferee reached the target.
+          accepted: () => {
+            s.terminate();
+            resolve();
+          },
+          requestFailed: (e: { cause?: string }) => reject(new Error(`REFER failed: ${e.cause}`)),
+          failed: (e: { status_line?: { status_code: number } }) => reject(new Error(`transfer failed: ${e.status_line?.status_code}`)),
+        },
+      });
+    });
+  }
+
+  calls(): CallSummary[] {
+    return this.book.summaries();
+  }
+}

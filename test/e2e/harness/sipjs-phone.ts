@@ -1,0 +1,109 @@
+/** The harness's SIP.js user agent: register, call, answer, hang up. */
+import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session, type Web } from 'sip.js';
+import { CallBook, play } from './call-book.js';
+import type { CallSummary, Harness, PhoneConfig } from './types.js';
+
+export class SipJsPhone implements Harness {
+  private ua: UserAgent | null = null;
+  private readonly book = new CallBook();
+  private current: { session: Session; id: number } | null = null;
+  private readonly incoming: Array<{ session: Invitation; id: number }> = [];
+  private incomingWaiter: ((next: { session: Invitation; id: number }) => void) | null = null;
+  private readonly hungUp = new WeakSet<Session>();
+
+  async start(config: PhoneConfig): Promise<void> {
+    const uri = UserAgent.makeURI(config.uri);
+    if (!uri) throw new Error(`not a SIP URI: ${config.uri}`);
+    const ua = new UserAgent({
+      uri,
+      transportOptions: { server: config.wsUrl },
+      userAgentString: 'e2e harness SIP.js/0.21.2',
+      logLevel: 'warn',
+      sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: config.rtc, iceGatheringTimeout: 5000 },
+      delegate: {
+        onInvite: (invitation) => {
+          const next = { session: invitation, id: this.track(invitation, 'incoming') };
+          if (this.incomingWaiter) this.incomingWaiter(next);
+          else this.incoming.push(next);
+        },
+      },
+    });
+    this.ua = ua;
+    await ua.start();
+    const registerer = new Registerer(ua);
+    await new Promise<void>((resolve, reject) => {
+      registerer.stateChange.addListener((state) => {
+        if (state === RegistererState.Registered) resolve();
+      });
+      void registerer.register({ requestDelegate: { onReject: (r) => reject(new Error(`SIP.js registration failed: ${r.message.statusCode}`)) } });
+    });
+  }
+
+  private track(session: Session, state: 'calling' | 'incoming'): number {
+    const id = this.book.open(session.remoteIdentity.uri.user ?? '', state);
+    session.stateChange.addListener((s) => {
+      if (s === SessionState.Established) {
+        this.book.set(id, { state: 'established' });
+        play((session.sessionDescriptionHandler as Web.SessionDescriptionHandler).remoteMediaStream);
+      }
+      if (s === SessionState.Terminated) {
+        const byUs = this.hungUp.has(session);
+        this.book.ended(id, byUs ? 'local' : 'remote', byUs ? 'hangup' : 'BYE or failure');
+        if (this.current?.session === session) this.current = null;
+      }
+    });
+    return id;
+  }
+
+  private established(session: Session): Promise<void> {
+    return new Promise((resolve, reject) => {
+      session.stateChange.addListener((s) => {
+        if (s === SessionState.Established) resolve();
+        if (s === SessionState.Terminated) reject(new Error('SIP.js session ended before it was established'));
+      });
+    });
+  }
+
+  async call(target: string, video: boolean): Promise<void> {
+    const uri = UserAgent.makeURI(target);
+    if (!uri || !this.ua) throw new Error(`cannot call ${target}`);
+    window.__e2e.mark('call-start');
+    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: { constraints: { audio: true, video } } });
+    this.current = { session: inviter, id: this.track(inviter, 'calling') };
+    const up = this.established(inviter);
+    await inviter.invite();
+    await up;
+  }
+
+  async answer(video: boolean): Promise<void> {
+    const next = this.incoming.shift() ?? (await new Promise<{ session: Invitation; id: number }>((resolve) => (this.incomingWaiter = resolve)));
+    this.incomingWaiter = null;
+    this.current = next;
+    const up = this.established(next.session);
+    await next.session.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video } } });
+    await up;
+  }
+
+  hangup(): void {
+    const c = this.current;
+    if (!c) throw new Error('no call in progress');
+    this.hungUp.add(c.session);
+    void c.session.bye();
+  }
+
+  hold(): Promise<void> {
+    return Promise.reject(new Error('the e2e tests hold calls with JsSIP'));
+  }
+
+  unhold(): Promise<void> {
+    return Promise.reject(new Error('the e2e tests resume calls with JsSIP'));
+  }
+
+  transfer(): Promise<void> {
+    return Promise.reject(new Error('the e2e tests transfer calls with JsSIP'));
+  }
+
+  calls(): CallSummary[] {
+    return this.book.summaries();
+  }
+}

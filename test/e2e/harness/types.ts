@@ -1,0 +1,79 @@
+/**
+ * What the test pages expose to the Node side of the e2e tests (through
+ * `page.evaluate`): the instrumentation every page gets, and the SIP library harness.
+ */
+
+/** One SIP message as it crossed a page's WebSocket. `t` is epoch milliseconds, sub-ms. */
+export interface WireFrame {
+  readonly t: number;
+  readonly dir: 'out' | 'in';
+  readonly text: string;
+}
+
+export interface PeerConnectionTiming {
+  /** Epoch ms when the page created the RTCPeerConnection. */
+  readonly createdAt: number;
+  /** Epoch ms of the first getStats sample with inbound audio bytes; null until then. */
+  firstAudioAt: number | null;
+}
+
+export interface MediaSnapshot {
+  readonly connectionState: RTCPeerConnectionState;
+  readonly audioIn: { readonly bytes: number; readonly packets: number; readonly energy: number; readonly level: number } | null;
+  readonly audioOut: { readonly bytes: number } | null;
+  readonly videoIn: { readonly bytes: number; readonly framesDecoded: number } | null;
+  /** Candidate types and addresses of the selected ICE pair. */
+  readonly pair: { readonly local: string | null; readonly remote: string | null; readonly localAddress: string | null; readonly remoteAddress: string | null } | null;
+}
+
+export interface Instrumentation {
+  readonly frames: WireFrame[];
+  readonly marks: Record<string, number>;
+  readonly peerConnections: PeerConnectionTiming[];
+  mark(name: string): void;
+  /** Stats of the newest peer connection that is not closed, or null. */
+  media(): Promise<MediaSnapshot | null>;
+}
+
+export type Library = 'jssip' | 'sipjs';
+
+export interface PhoneConfig {
+  readonly library: Library;
+  /** The WebSocket URL with `?token=`, as the tokens API returns it. */
+  readonly wsUrl: string;
+  readonly uri: string;
+  readonly rtc: RTCConfiguration;
+}
+
+export interface CallSummary {
+  readonly peer: string;
+  readonly state: 'calling' | 'incoming' | 'established' | 'ended';
+  readonly heldLocally: boolean;
+  readonly heldByPeer: boolean;
+  /** 'local' when this page hung up, 'remote' for a BYE or failure from the other side. */
+  readonly endedBy: 'local' | 'remote' | null;
+  readonly endCause: string | null;
+  readonly endedAt: number | null;
+}
+
+/** One SIP user agent per page, driven by the tests. */
+export interface Harness {
+  start(config: PhoneConfig): Promise<void>;
+  /** Resolves once the call is established (2xx received and ACK sent). */
+  call(target: string, video: boolean): Promise<void>;
+  /** Waits for an incoming call, answers it, resolves once established. */
+  answer(video: boolean): Promise<void>;
+  hangup(): void;
+  hold(): Promise<void>;
+  unhold(): Promise<void>;
+  /** Blind transfer of the current call (REFER); resolves when the target answered. */
+  transfer(target: string): Promise<void>;
+  calls(): CallSummary[];
+}
+
+declare global {
+  interface Window {
+    __e2e: Instrumentation;
+    harness: Harness;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The product's own softphone page (served by the Worker at `/`), driven only by clicks and
+ * typing, in tabs signed in with a password or opened from a token link. A screenshot of a
+ * connected call is kept in test-results/softphone.png.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { ROOT } from '../support/dev-server.js';
+import { startE2e, type E2e } from './support/env.js';
+import { closePage } from './support/pages.js';
+import { expectMediaFlowing } from './support/media.js';
+import { callFigures, publishFigures, type Figures } from './support/figures.js';
+
+let env: E2e;
+const pages: Page[] = [];
+const figures: Record<string, Figures> = {};
+
+beforeAll(async () => {
+  env = await startE2e('e2e-softphone');
+  await env.addUsers('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina');
+});
+
+afterEach(async () => {
+  await Promise.allSettled(pages.splice(0).map((p) => closePage(p)));
+});
+
+afterAll(async () => {
+  await env?.stop();
+  if (Object.keys(figures).length > 0) publishFigures(figures);
+});
+
+const byState = (page: Page, testid: string, state: string, timeout = 10_000) =>
+  page.waitForSelector(`[data-testid="${testid}"][data-state="${state}"]`, { timeout });
+const text = async (page: Page, testid: string) => (await page.getByTestId(testid).textContent())?.trim() ?? '';
+
+async function signInWithPassword(user: string, o: { wrongFirst?: boolean } = {}): Promise<Page> {
+  const page = await env.product('/');
+  pages.push(page);
+  await page.getByTestId('signin-tenant').fill(env.tenant);
+  await page.getByTestId('signin-user').fill(user);
+  if (o.wrongFirst) {
+    await page.getByTestId('signin-password').fill('not-the-password');
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('signin-error').waitFor({ state: 'visible' });
+    expect(await text(page, 'signin-error')).toBe('Wrong tenant, user or password.');
+  }
+  await page.getByTestId('signin-password').fill(env.password(user));
+  await page.getByTestId('signin-submit').click();
+  await byState(page, 'reg-state', 'registered');
+  expect(await text(page, 'identity')).toBe(`${user}@${env.domain}`);
+  return page;
+}
+
+async function openTokenLink(user: string): Promise<Page> {
+  const { token } = await env.token(user);
+  const page = await env.product(`/?token=${encodeURIComponent(token)}`);
+  pages.push(page);
+  await byState(page, 'reg-state', 'registered');
+  // The page takes the token out of the address bar.
+  expect(new URL(page.url()).search).toBe('');
+  return page;
+}
+
+/** Caller dials by user name, callee answers from the incoming-call panel. */
+async function callAndAnswer(caller: Page, callee: Page, calleeUser: string, callerUser: string): Promise<void> {
+  await caller.getByTestId('dial-target').fill(calleeUser);
+  await caller.evaluate(() => window.__e2e.mark('call-start'));
+  await caller.getByTestId('dial-call').click();
+  await callee.getByTestId('incoming').waitFor({ state: 'visible' });
+  expect(await text(callee, 'incoming-from')).toBe(callerUser);
+  await callee.getByTestId('incoming-answer').click();
+  for (const page of [caller, callee]) {
+    await byState(page, 'call-state', 'connected');
+    expect(await text(page, 'call-state')).toMatch(/connected/i);
+  }
+}
+
+describe('the softphone page, by clicks', () => {
+  it('alice calls bob, bob answers: both connected peer-to-peer with audio; hold, keypad, video, hang up', async () => {
+    const alice = await signInWithPassword('alice');
+    const bob = await openTokenLink('bob');
+    await callAndAnswer(alice, bob, 'bob', 'alice');
+
+    for (const page of [alice, bob]) {
+      await page.waitForSelector('[data-testid="media-path"][data-path="peer-to-peer"]', { timeout: 10_000 });
+      expect(await text(page, 'media-path')).toMatch(/^peer-to-peer/);
+    }
+    await expectMediaFlowing({ alice, bob });
+    figures.softphone = await callFigures(alice, bob);
+
+    // Hold and resume (re-INVITEs through the service), as both sides show it.
+    await alice.getByTestId('hold').click();
+    await byState(alice, 'call-state', 'on-hold');
+    await byState(bob, 'call-state', 'held');
+    await alice.getByTestId('hold').click();
+    await byState(alice, 'call-state', 'connected');
+    await byState(bob, 'call-state', 'connected');
+
+    // Keypad: RFC 4733 tones played by alice's RTP sender.
+    await alice.getByText('Keypad').click();
+    for (const key of ['1', '2', '#']) await alice.locator(`[data-testid="keypad"] [data-key="${key}"]`).click();
+    await alice.waitForFunction(() => document.querySelector('[data-testid="dtmf-sent"]')?.textContent === '12#', undefined, { timeout: 5000, polling: 100 });
+
+    // Camera on: a re-INVITE adds video and bob sees it; camera off: it goes away.
+    await alice.getByTestId('video-toggle').click();
+    await bob.getByTestId('remote-video').waitFor({ state: 'visible', timeout: 10_000 });
+    await alice.getByTestId('local-video').waitFor({ state: 'visible' });
+    expect(await alice.getByTestId('video-toggle').getAttribute('aria-pressed')).toBe('true');
+
+    await expectMediaFlowing({ alice, bob });
+    await alice.waitForFunction(() => !document.querySelector('[data-testid="q-rtt"]')?.textContent?.includes('–'), undefined, { timeout: 5000, polling: 100 });
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    await alice.screenshot({ path: join(ROOT, 'test-results', 'softphone.png'), fullPage: true });
+
+    await alice.getByTestId('video-toggle').click();
+    await bob.getByTestId('remote-video').waitFor({ state: 'hidden', timeout: 10_000 });
+
+    expect(Number(await text(alice, 'sip-log-count'))).toBeGreaterThan(5);
+    expect(await alice.getByTestId('sip-log-list').textContent()).toContain('INVITE sip:bob@');
+
+    await alice.getByTestId('hangup').click();
+    await byState(alice, 'call-state', 'ended');
+    await byState(bob, 'call-state', 'ended');
+    expect(await text(bob, 'call-state')).toMatch(/hung up by the other side/);
+  });
+
+  it('a wrong password is refused; relay only: a declined call, then a call through TURN that the callee hangs up', async () => {
+    const carol = await signInWithPassword('carol', { wrongFirst: true });
+    const dave = await openTokenLink('dave');
+
+    await carol.getByTestId('dial-target').fill('dave');
+    await carol.getByTestId('dial-call').click();
+    await dave.getByTestId('incoming').waitFor({ state: 'visible' });
+    await dave.getByTestId('incoming-decline').click();
+    await byState(carol, 'call-state', 'ended');
+    expect(await text(carol, 'call-state')).toMatch(/rejected/i);
+    await dave.getByTestId('incoming').waitFor({ state: 'hidden' });
+
+    for (const page of [carol, dave]) await page.getByTestId('relay-only').check();
+    await callAndAnswer(carol, dave, 'dave', 'carol');
+    for (const page of [carol, dave]) {
+      await page.waitForSelector('[data-testid="media-path"][data-path="relay"]', { timeout: 10_000 });
+      expect(await text(page, 'media-path')).toBe('TURN relay (relay/relay)');
+    }
+    await expectMediaFlowing({ carol, dave });
+    figures['softphone-relay'] = await callFigures(carol, dave);
+
+    await dave.getByTestId('hangup').click();
+    await byState(carol, 'call-state', 'ended');
+    expect(await text(carol, 'call-state')).toMatch(/hung up by the other side/);
+  });
+
+  it('blind transfer by clicks: frank transfers erin to gina, and erin ends up talking to gina', async () => {
+    const erin = await signInWithPassword('erin');
+    const frank = await openTokenLink('frank');
+    const gina = await openTokenLink('gina');
+    await callAndAnswer(erin, frank, 'frank', 'erin');
+
+    await frank.getByTestId('transfer-target').fill('gina');
+    await frank.getByTestId('transfer-submit').click();
+    await gina.getByTestId('incoming').waitFor({ state: 'visible' });
+    expect(await text(gina, 'incoming-from')).toBe('erin');
+    await gina.getByTestId('incoming-answer').click();
+
+    await erin.waitForFunction(() => document.querySelector('[data-testid="call-peer"]')?.textContent === 'to gina', undefined, { timeout: 10_000, polling: 100 });
+    await byState(erin, 'call-state', 'connected');
+    await byState(gina, 'call-state', 'connected');
+    await byState(frank, 'call-state', 'ended');
+    await expectMediaFlowing({ erin, gina });
+
+    await gina.getByTestId('hangup').click();
+    await byState(erin, 'call-state', 'ended');
+  });
+});

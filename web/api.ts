@@ -1,0 +1,43 @@
+/**
+ * The two API calls the page makes, same-origin: password login (a token for the ICE
+ * endpoint) and ICE servers with TURN credentials.
+ */
+
+export interface Login {
+  readonly token: string;
+  readonly sipUri: string;
+  readonly expiresAt: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(method: string, path: string, init: { body?: unknown; token?: string } = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (init.token) headers.Authorization = `Bearer ${init.token}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  } catch {
+    throw new ApiError(0, 'the service cannot be reached');
+  }
+  const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+  if (!res.ok) throw new ApiError(res.status, body?.error?.message ?? `the service answered ${res.status}`);
+  return body as T;
+}
+
+export function login(tenant: string, user: string, password: string): Promise<Login> {
+  return request<Login>('POST', `/v1/tenants/${encodeURIComponent(tenant)}/login`, { body: { user, password } });
+}
+
+export async function iceServers(tenant: string, token: string): Promise<RTCIceServer[]> {
+  const r = await request<{ iceServers: RTCIceServer[] }>('GET', `/v1/tenants/${encodeURIComponent(tenant)}/ice-servers`, { token });
+  return r.iceServers;
+}
