@@ -3,6 +3,7 @@
  * Object turns inputs from sockets, peers and its alarm into `Input`s and carries out the
  * returned `Effect`s; the core itself performs no I/O.
  */
+import type { MediaSummary } from './sdp.js';
 import type { UserState } from './state.js';
 
 /** Per-tenant policy the user's object holds a copy of (pushed on change). */
@@ -60,17 +61,20 @@ export interface ConnInfo {
 
 export type Input =
   | { readonly type: 'socket-message'; readonly conn: ConnInfo; readonly text: string }
-  | { readonly type: 'peer-request'; readonly from: string; readonly text: string }
-  | { readonly type: 'peer-response'; readonly from: string; readonly text: string }
+  | { readonly type: 'peer-request'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
+  | { readonly type: 'peer-response'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
   | { readonly type: 'socket-closed'; readonly conn: string }
   | { readonly type: 'timer' };
 
 export type Effect =
   /** Send a frame on one of this user's sockets. */
   | { readonly type: 'send'; readonly conn: string; readonly text: string }
-  /** Hand a request to another user's object (or this one, for calls to oneself). */
-  | { readonly type: 'relay-request'; readonly to: string; readonly text: string }
-  | { readonly type: 'relay-response'; readonly to: string; readonly text: string }
+  /**
+   * Hand a request to another user's object (or this one, for calls to oneself). `media`
+   * is what the SDP inside was found to hold where it entered, so it is parsed only once.
+   */
+  | { readonly type: 'relay-request'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null }
+  | { readonly type: 'relay-response'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null }
   /** The socket authenticated by digest: record it in the socket's attachment. */
   | { readonly type: 'authenticate'; readonly conn: string };
 

@@ -98,10 +98,11 @@ export function endDialog(s: Step, d: Dialog, reason: string, status: number | n
 export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThisUser: boolean): void {
   const seq = cseq(req)!.seq;
   const byCaller = fromThisUser === (d.direction === 'out');
-  let next: Dialog = byCaller ? { ...d, callerCseq: Math.max(d.callerCseq, seq) } : { ...d, calleeCseq: Math.max(d.calleeCseq ?? 0, seq) };
+  let next: Dialog = d;
+  if (byCaller ? seq > d.callerCseq : seq > (d.calleeCseq ?? 0)) next = byCaller ? { ...next, callerCseq: seq } : { ...next, calleeCseq: seq };
   // Target refresh (§12.2.1.2): a re-INVITE or UPDATE may carry a new Contact.
   const contact = req.method === 'INVITE' || req.method === 'UPDATE' ? firstContactUri(req) : null;
-  if (contact) next = byCaller ? { ...next, callerContact: contact } : { ...next, calleeContact: contact };
+  if (contact && contact !== (byCaller ? d.callerContact : d.calleeContact)) next = byCaller ? { ...next, callerContact: contact } : { ...next, calleeContact: contact };
   if (req.method === 'BYE') {
     endDialog(s, next, byCaller ? 'caller-bye' : 'callee-bye');
     return;
@@ -114,7 +115,8 @@ export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThi
     s.putDialog({ ...next, deadline: s.ctx.now + DEFAULT_SUBSCRIPTION_MS });
     return;
   }
-  s.putDialog(next);
+  // An ACK, or anything that changes nothing, costs no write.
+  if (next !== d) s.putDialog(next);
 }
 
 /**

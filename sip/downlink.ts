@@ -10,9 +10,10 @@ import { callId, integerHeader, toTag, topVia } from './headers.js';
 import { derivedBranch, ourViaValue } from './hops.js';
 import { field, prependHeaders, setHeader, type SipRequest } from './message.js';
 import { isSipUri, parseUri } from './uri.js';
+import type { MediaSummary } from './sdp.js';
 import type { Step } from './step.js';
 
-export function onPeerRequest(s: Step, peer: string, req: SipRequest): void {
+export function onPeerRequest(s: Step, peer: string, req: SipRequest, media: MediaSummary | null = null): void {
   const incomingBranch = topVia(req)?.branch ?? '';
   if (req.method === 'CANCEL') {
     onPeerCancel(s, peer, req, incomingBranch);
@@ -28,10 +29,10 @@ export function onPeerRequest(s: Step, peer: string, req: SipRequest): void {
     return;
   }
   if (req.method === 'ACK') return;
-  onPeerInitial(s, peer, req, incomingBranch, mf);
+  onPeerInitial(s, peer, req, incomingBranch, mf, media);
 }
 
-function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number): void {
+function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number, media: MediaSummary | null): void {
   const { credentials } = s.ctx;
   if (!credentials) {
     rejectRelayed(s, req, peer, 404, { reason: 'User Not Found' });
@@ -58,7 +59,7 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
     rejectRelayed(s, req, peer, 480, { reason: 'Temporarily Unavailable' });
     return;
   }
-  startFork(s, setHeader(req, 'Max-Forwards', String(mf - 1)), peer, targets, incomingBranch);
+  startFork(s, setHeader(req, 'Max-Forwards', String(mf - 1)), peer, targets, incomingBranch, media);
 }
 
 function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number): void {

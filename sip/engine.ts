@@ -24,11 +24,11 @@ export function step(state: UserState, input: Input, ctx: StepContext): StepResu
       break;
     case 'peer-request':
     case 'peer-response': {
-      // Peers are our own objects: what they relay was parsed and serialised by us.
-      const r = parseMessage(input.text);
+      // Peers are our own objects: what they relay was validated where it entered.
+      const r = parseMessage(input.text, { trusted: true });
       if (!r.ok) break;
-      if (input.type === 'peer-request' && r.message.kind === 'request') onPeerRequest(s, input.from, r.message);
-      if (input.type === 'peer-response' && r.message.kind === 'response') onPeerResponse(s, r.message);
+      if (input.type === 'peer-request' && r.message.kind === 'request') onPeerRequest(s, input.from, r.message, input.media ?? null);
+      if (input.type === 'peer-response' && r.message.kind === 'response') onPeerResponse(s, r.message, input.media ?? null);
       break;
     }
     case 'socket-closed':

@@ -3,7 +3,7 @@
  * is forked in parallel to every binding of this user (RFC 3261 §16.5–16.7), and the
  * responses are collected into one answer for the caller.
  */
-import { checkSdp, isSdp } from './sdp.js';
+import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
 import { cseq, fromTag, toTag } from './headers.js';
 import { field, header, prependHeaders, type HeaderField, type SipRequest, type SipResponse } from './message.js';
 import { makeBranch, ourViaValue } from './hops.js';
@@ -12,7 +12,7 @@ import { responseFromHeaders, type ResponseOptions } from './response.js';
 import { parseMessage } from './parser.js';
 import { serialize } from './serializer.js';
 import { dialogId, type Binding, type Branch, type Fork } from './state.js';
-import { dialogKind, endDialog, firstContactUri, LINGER_MS, newDialog } from './dialogs.js';
+import { DEFAULT_SUBSCRIPTION_MS, dialogKind, endDialog, firstContactUri, LINGER_MS, newDialog } from './dialogs.js';
 import { warningHeader, type Step } from './step.js';
 
 /** Non-INVITE transactions time out after 64*T1 (§17.1.2.2, Timer F). */
@@ -43,7 +43,7 @@ function localResponse(s: Step, fork: Fork, status: number, opts: ResponseOption
  * Starts the fork: one branch per binding, each with its own Via branch, a Record-Route
  * for dialog-creating requests, and the binding's Contact as Request-URI (§16.6).
  */
-export function startFork(s: Step, req: SipRequest, peer: string, targets: readonly Binding[], peerBranch: string): void {
+export function startFork(s: Step, req: SipRequest, peer: string, targets: readonly Binding[], peerBranch: string, offer: MediaSummary | null): void {
   const { ctx } = s;
   const base: HeaderField[] = req.headers.filter((h) => BASE_HEADERS.has(h.key));
   const kind = dialogKind(req.method);
@@ -74,16 +74,7 @@ export function startFork(s: Step, req: SipRequest, peer: string, targets: reado
     localTag: ctx.newId(),
     deadline: ctx.now + timeout,
   });
-  if (kind) {
-    const d = newDialog(s, req, 'in', peer, null, null);
-    s.putDialog({ ...d, offer: offerSummary(s, req) });
-  }
-}
-
-function offerSummary(s: Step, req: SipRequest) {
-  if (!isSdp(header(req, 'content-type')) || req.body === '') return null;
-  const r = checkSdp(req.body, s.ctx.policy);
-  return r.ok ? r.summary : null;
+  if (kind) s.putDialog({ ...newDialog(s, req, 'in', peer, null, null), offer });
 }
 
 /** Best final response among the branches (§16.7 step 6). Lower rank wins. */
@@ -108,6 +99,7 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
   if (status === 100) return; // §16.7 step 5: 100 Trying is not forwarded.
   if (branch.state === 'done') return;
 
+  let answer: MediaSummary | null = null;
   if (fork.method === 'INVITE' && status < 300 && isSdp(header(res, 'content-type')) && res.body !== '') {
     const check = checkSdp(res.body, s.ctx.policy);
     if (!check.ok) {
@@ -117,8 +109,7 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
       }
       return;
     }
-    const d = s.dialog(dialogId('in', fork.callId, fromTag(res)!));
-    if (d && status >= 200) s.putDialog({ ...d, answer: check.summary });
+    answer = check.summary;
   }
 
   if (status < 200) {
@@ -131,11 +122,11 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
   if (status < 300) {
     // §16.7 step 5: every 2xx is forwarded; the first one cancels the other branches.
     const first = !fork.finalSent;
-    s.relayResponse(fork.peer, res);
+    s.relayResponse(fork.peer, res, answer);
     if (first) {
       fork = { ...fork, finalSent: true, deadline: s.ctx.now + LINGER_MS };
       s.putFork(fork);
-      answerDialog(s, fork, branch, res);
+      answerDialog(s, fork, branch, res, answer);
       cancelPending(s, fork, 'Call completed elsewhere', 200);
     }
     settle(s, fork);
@@ -145,7 +136,7 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
   recordFailure(s, fork, status, [], res);
 }
 
-function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse): void {
+function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse, answer: MediaSummary | null): void {
   const d = s.dialog(dialogId('in', fork.callId, fromTag(res)!));
   if (!d) return;
   s.putDialog({
@@ -157,7 +148,8 @@ function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse): vo
     answeredAt: s.ctx.now,
     finalStatus: res.status,
     toHeader: header(res, 'to')!,
-    deadline: d.kind === 'subscription' ? s.ctx.now + 3_600_000 : null,
+    answer,
+    deadline: d.kind === 'subscription' ? s.ctx.now + DEFAULT_SUBSCRIPTION_MS : null,
   });
 }
 

@@ -8,6 +8,25 @@ import { headerKey, headerLines, header, withHeaders, type HeaderField, type Sip
 import { parseNameAddr, parseNameAddrList, tagOf, type NameAddr } from './name-addr.js';
 import { isValidHost } from './uri.js';
 
+/**
+ * Parsed views are memoised per message object: messages are immutable (every change makes
+ * a new object), so a view never goes stale, and each header is parsed once per message
+ * however many rules look at it. The WeakMap lets views go with their message.
+ */
+const views = new WeakMap<SipMessage, Map<string, unknown>>();
+
+function view<T>(msg: SipMessage, key: string, compute: () => T): T {
+  let m = views.get(msg);
+  if (!m) {
+    m = new Map();
+    views.set(msg, m);
+  }
+  if (m.has(key)) return m.get(key) as T;
+  const v = compute();
+  m.set(key, v);
+  return v;
+}
+
 export interface Via {
   readonly protocol: string;
   readonly transport: string;
@@ -43,6 +62,10 @@ export function parseVia(text: string): Via | null {
 
 /** Every Via value, top first, across all Via lines. Null if any is malformed. */
 export function vias(msg: SipMessage): Via[] | null {
+  return view(msg, 'via', () => parseVias(msg));
+}
+
+function parseVias(msg: SipMessage): Via[] | null {
   const out: Via[] = [];
   for (const line of headerLines(msg, 'via')) {
     const parts = splitTopLevel(line);
@@ -76,8 +99,10 @@ export function parseCSeq(text: string): CSeq | null {
 }
 
 export function cseq(msg: SipMessage): CSeq | null {
-  const v = header(msg, 'cseq');
-  return v === undefined ? null : parseCSeq(v);
+  return view(msg, 'cseq', () => {
+    const v = header(msg, 'cseq');
+    return v === undefined ? null : parseCSeq(v);
+  });
 }
 
 export function callId(msg: SipMessage): string {
@@ -90,13 +115,17 @@ export function isValidCallId(text: string): boolean {
 }
 
 export function from(msg: SipMessage): NameAddr | null {
-  const v = header(msg, 'from');
-  return v === undefined ? null : parseNameAddr(v);
+  return view(msg, 'from', () => {
+    const v = header(msg, 'from');
+    return v === undefined ? null : parseNameAddr(v);
+  });
 }
 
 export function to(msg: SipMessage): NameAddr | null {
-  const v = header(msg, 'to');
-  return v === undefined ? null : parseNameAddr(v);
+  return view(msg, 'to', () => {
+    const v = header(msg, 'to');
+    return v === undefined ? null : parseNameAddr(v);
+  });
 }
 
 export function fromTag(msg: SipMessage): string | null {
@@ -111,6 +140,10 @@ export function toTag(msg: SipMessage): string | null {
 
 /** All values of a list-valued name-addr header (Contact, Route, Record-Route, Path). */
 export function nameAddrs(msg: SipMessage, name: string): NameAddr[] | null {
+  return view(msg, `list:${headerKey(name)}`, () => parseNameAddrs(msg, name));
+}
+
+function parseNameAddrs(msg: SipMessage, name: string): NameAddr[] | null {
   const out: NameAddr[] = [];
   for (const line of headerLines(msg, name)) {
     const list = parseNameAddrList(line);

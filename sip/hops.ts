@@ -11,8 +11,6 @@
  *   kind g: a request the object generated itself; its responses are absorbed
  */
 import { getParam } from './grammar.js';
-import { sha256 } from './crypto/sha256.js';
-import { toBase64Url } from './crypto/hex.js';
 import type { Via } from './headers.js';
 import type { NameAddr } from './name-addr.js';
 import { isSipUri } from './uri.js';
@@ -37,8 +35,22 @@ export function makeBranch(kind: HopKind, token: string, conn: string | null, us
  * branch, get the same one downstream (§9.1, §17.1.1.3).
  */
 export function derivedBranch(kind: 'u' | 'r', incomingBranch: string, callId: string, conn: string, user: string): string {
-  const token = toBase64Url(sha256(`${incomingBranch}\u0000${callId}\u0000${conn}`).subarray(0, 9));
+  const input = `${incomingBranch}\u0000${callId}\u0000${conn}`;
+  // Uniqueness, not secrecy, is what a branch needs: two FNV-1a lanes make a 64-bit token.
+  const token = lane(fnv1a(input, 0x811c9dc5)) + lane(fnv1a(input, 0x5bd1e995));
   return makeBranch(kind, token, conn, user);
+}
+
+/** A 32-bit lane as a fixed-width base-36 string (7 characters), so lanes never run together. */
+const lane = (h: number): string => h.toString(36).padStart(7, '0');
+
+function fnv1a(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }
 
 export function parseOurBranch(branch: string | null): OurBranch | null {

@@ -8,7 +8,7 @@ import { findForkByBranch, onBranchResponse } from './fork.js';
 import { callId, cseq, fromTag, removeFirstValue, toTag, topVia } from './headers.js';
 import { viaOwner, type OurBranch } from './hops.js';
 import { header, type SipResponse } from './message.js';
-import { checkSdp, isSdp } from './sdp.js';
+import type { MediaSummary } from './sdp.js';
 import { dialogId } from './state.js';
 import { DEFAULT_SUBSCRIPTION_MS } from './dialogs.js';
 import type { Step } from './step.js';
@@ -38,10 +38,10 @@ export function onSocketResponse(s: Step, res: SipResponse): void {
 }
 
 /** A response relayed back by the object we sent the request to. */
-export function onPeerResponse(s: Step, res: SipResponse): void {
+export function onPeerResponse(s: Step, res: SipResponse, media: MediaSummary | null = null): void {
   const own = popOwnVia(s, res);
   if (!own || own.hop.conn === null) return;
-  if (own.hop.kind === 'u' && !trackCallerDialog(s, own.rest)) return;
+  if (own.hop.kind === 'u' && !trackCallerDialog(s, own.rest, media)) return;
   if (own.hop.kind === 'u' || own.hop.kind === 'r') s.send(own.hop.conn, own.rest);
 }
 
@@ -49,17 +49,14 @@ export function onPeerResponse(s: Step, res: SipResponse): void {
  * Keeps the caller's dialog record in step with the answers to its INVITE, SUBSCRIBE or
  * REFER. Returns false when the response must not reach the socket.
  */
-function trackCallerDialog(s: Step, res: SipResponse): boolean {
+function trackCallerDialog(s: Step, res: SipResponse, answer: MediaSummary | null): boolean {
   const method = cseq(res)!.method;
   const f = fromTag(res);
   const d = f ? s.dialog(dialogId('out', callId(res), f)) : undefined;
   if (!d || (method !== 'INVITE' && method !== 'SUBSCRIBE' && method !== 'REFER')) return true;
   const status = res.status;
   const tag = toTag(res);
-  if (status < 200) {
-    if (tag && d.state === 'early') s.putDialog({ ...d, calleeTag: tag });
-    return true;
-  }
+  if (status < 200) return true;
   if (status < 300) {
     if (d.state === 'confirmed') return true; // a second 2xx from another fork: the UA resolves it.
     const answered = {
@@ -70,7 +67,7 @@ function trackCallerDialog(s: Step, res: SipResponse): boolean {
       answeredAt: s.ctx.now,
       finalStatus: status,
       toHeader: header(res, 'to')!,
-      answer: answerSummary(s, res),
+      answer,
       deadline: d.kind === 'subscription' ? s.ctx.now + DEFAULT_SUBSCRIPTION_MS : null,
     };
     if (d.state === 'ended' && d.endReason === 'caller-gone') {
@@ -86,10 +83,4 @@ function trackCallerDialog(s: Step, res: SipResponse): boolean {
     else s.forgetDialog(d.id);
   }
   return true;
-}
-
-function answerSummary(s: Step, res: SipResponse) {
-  if (res.body === '' || !isSdp(header(res, 'content-type'))) return null;
-  const r = checkSdp(res.body, s.ctx.policy);
-  return r.ok ? r.summary : null;
 }

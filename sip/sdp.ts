@@ -18,6 +18,23 @@ export type SdpCheck =
 
 const HELPERS = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03', 'cn', 'telephone-event']);
 
+/**
+ * The lines the check reads: every non-attribute line (v, o, s, c, t, m...) and the
+ * attributes below. A browser's description is mostly candidates, extmaps, rtcp-fb, fmtp
+ * and ssrc lines (RFC 8839, 8285, 4585); the grammar parser tries dozens of patterns on
+ * each, so they are left out before parsing. The body itself is never changed.
+ */
+const WANTED_ATTRIBUTE = /^a=(?:ice-ufrag|ice-pwd|fingerprint|bundle-only|rtpmap|mid|group)(?::|\r?$)/;
+
+function relevantLines(body: string): string {
+  const lines = body.split('\n');
+  let kept = '';
+  for (const line of lines) {
+    if (line.charCodeAt(0) !== 97 /* a */ || WANTED_ATTRIBUTE.test(line)) kept += `${line}\n`;
+  }
+  return kept;
+}
+
 export function isSdp(contentType: string | undefined): boolean {
   return contentType !== undefined && /^\s*application\/sdp\s*(;|$)/i.test(contentType);
 }
@@ -30,7 +47,7 @@ export function checkSdp(body: string, opts: { videoAllowed: boolean }): SdpChec
   let session: SessionDescription;
   try {
     if (!/^v=0\r?\n/.test(body)) return { ok: false, warnCode: 399, warning: 'SDP does not start with v=0' };
-    session = parse(body);
+    session = parse(relevantLines(body));
   } catch {
     return { ok: false, warnCode: 399, warning: 'SDP does not parse' };
   }

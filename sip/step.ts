@@ -7,6 +7,7 @@ import type { Effect, StepContext, StepResult } from './context.js';
 import { field, type HeaderField, type SipMessage, type SipRequest } from './message.js';
 import { createResponse, type ResponseOptions } from './response.js';
 import { serialize } from './serializer.js';
+import type { MediaSummary } from './sdp.js';
 import type { Binding, Dialog, Fork, NonceUse, UserState } from './state.js';
 
 export class Step {
@@ -29,12 +30,12 @@ export class Step {
     this.send(conn, createResponse(req, status, { toTag: this.ctx.newId(), ...opts }));
   }
 
-  relayRequest(to: string, msg: SipRequest): void {
-    this.effects.push({ type: 'relay-request', to, text: serialize(msg) });
+  relayRequest(to: string, msg: SipRequest, media: MediaSummary | null = null): void {
+    this.effects.push({ type: 'relay-request', to, text: serialize(msg), ...(media ? { media } : {}) });
   }
 
-  relayResponse(to: string, msg: SipMessage): void {
-    this.effects.push({ type: 'relay-response', to, text: serialize(msg) });
+  relayResponse(to: string, msg: SipMessage, media: MediaSummary | null = null): void {
+    this.effects.push({ type: 'relay-response', to, text: serialize(msg), ...(media ? { media } : {}) });
   }
 
   /** Sends a response upstream: to a peer's object, or to one of our sockets. */

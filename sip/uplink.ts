@@ -163,7 +163,7 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
   if (req.method === 'INVITE') s.reply(conn.id, req, 100);
   const added: HeaderField[] = [field('Via', via.value)];
   if (kind) added.push(field('Record-Route', recordRouteValue(s.ctx.policy.domain)));
-  s.relayRequest(target, prependHeaders(decrementHops(routed), added));
+  s.relayRequest(target, prependHeaders(decrementHops(routed), added), offer.summary);
 }
 
 function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {

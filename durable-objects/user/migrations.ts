@@ -21,11 +21,10 @@ export const USER_MIGRATIONS: readonly Migration[] = [
         ended_at INTEGER,
         final_status INTEGER,
         end_reason TEXT,
-        live INTEGER NOT NULL,
         data TEXT NOT NULL
       )`,
-      'CREATE INDEX dialogs_live ON dialogs (live)',
       'CREATE INDEX dialogs_created ON dialogs (created_at)',
+      'CREATE INDEX dialogs_open ON dialogs (state, ended_at)',
       'CREATE TABLE nonces (nonce TEXT PRIMARY KEY, nc INTEGER NOT NULL, expires_at INTEGER NOT NULL)',
     ],
   },

@@ -4,6 +4,7 @@
  * mutates a record in place). Dialogs that leave the live set keep their row as history.
  */
 import type { Binding, Dialog, Fork, NonceUse, UserState } from '../../sip/state.js';
+import { LINGER_MS } from '../../sip/dialogs.js';
 import { migrate } from '../shared/migrations.js';
 import { USER_MIGRATIONS } from './migrations.js';
 
@@ -47,12 +48,18 @@ export class UserStore {
     this.sql.exec('DELETE FROM meta WHERE key = ?', key);
   }
 
-  load(): UserState {
+  /**
+   * The live state: every binding and fork, and the dialogs the core still holds (not
+   * ended, or ended less than LINGER_MS ago; the core forgets those at their deadline).
+   */
+  load(now: number): UserState {
     const json = <T>(rows: Array<{ data: string }>): T[] => rows.map((r) => JSON.parse(r.data) as T);
     return {
       bindings: json<Binding>(this.sql.exec<{ data: string }>('SELECT data FROM bindings').toArray()),
       forks: json<Fork>(this.sql.exec<{ data: string }>('SELECT data FROM forks').toArray()),
-      dialogs: json<Dialog>(this.sql.exec<{ data: string }>('SELECT data FROM dialogs WHERE live = 1').toArray()),
+      dialogs: json<Dialog>(
+        this.sql.exec<{ data: string }>("SELECT data FROM dialogs WHERE state != 'ended' OR ended_at > ?", now - LINGER_MS).toArray(),
+      ),
       nonces: this.sql
         .exec<{ nonce: string; nc: number; expires_at: number }>('SELECT nonce, nc, expires_at FROM nonces')
         .toArray()
@@ -89,9 +96,9 @@ export class UserStore {
     }
     if (prev.dialogs !== next.dialogs) {
       this.sync(prev.dialogs, next.dialogs, (d) => d.id, {
-        put: (d: Dialog) => this.putDialog(d, 1),
-        // Out of the live set, into history.
-        drop: (id) => this.sql.exec('UPDATE dialogs SET live = 0 WHERE id = ?', id),
+        put: (d: Dialog) => this.putDialog(d),
+        // A dialog leaving the live set stays as history: nothing to write.
+        drop: () => undefined,
       });
     }
     if (prev.nonces !== next.nonces) {
@@ -108,12 +115,12 @@ export class UserStore {
     }
   }
 
-  private putDialog(d: Dialog, live: number): void {
+  private putDialog(d: Dialog): void {
     this.sql.exec(
-      `INSERT INTO dialogs (id, kind, call_id, direction, peer, state, created_at, answered_at, ended_at, final_status, end_reason, live, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO dialogs (id, kind, call_id, direction, peer, state, created_at, answered_at, ended_at, final_status, end_reason, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-         final_status = excluded.final_status, end_reason = excluded.end_reason, live = excluded.live, data = excluded.data,
+         final_status = excluded.final_status, end_reason = excluded.end_reason, data = excluded.data,
          created_at = excluded.created_at, peer = excluded.peer`,
       d.id,
       d.kind,
@@ -126,7 +133,6 @@ export class UserStore {
       d.endedAt,
       d.finalStatus,
       d.endReason,
-      live,
       JSON.stringify(d),
     );
   }
@@ -170,7 +176,7 @@ export class UserStore {
 
   pruneHistory(): void {
     this.sql.exec(
-      'DELETE FROM dialogs WHERE live = 0 AND id IN (SELECT id FROM dialogs WHERE live = 0 ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+      "DELETE FROM dialogs WHERE id IN (SELECT id FROM dialogs WHERE state = 'ended' ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
       HISTORY_LIMIT,
     );
   }

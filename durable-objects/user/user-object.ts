@@ -9,6 +9,7 @@ import { refusal, nextDeadline, step } from '../../sip/engine.js';
 import type { ConnInfo, Credentials, Effect, Input, SocketAuth, StepContext, TenantPolicy } from '../../sip/context.js';
 import { takeToken, type Bucket } from '../../sip/rate-limit.js';
 import { parseMessage } from '../../sip/parser.js';
+import type { MediaSummary } from '../../sip/sdp.js';
 import { responseFromHeaders } from '../../sip/response.js';
 import { serialize } from '../../sip/serializer.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
@@ -18,6 +19,17 @@ import { UserStore, type CallRecord } from './store.js';
 
 /** Sockets that have not authenticated within this time are closed. */
 export const UNAUTHENTICATED_TTL_MS = 30_000;
+
+/**
+ * Call state (forks and dialogs) is written behind: at most this long after it changed,
+ * in one transaction, by the alarm. A call that rings and is answered within it costs one
+ * write instead of one per message, and a fork that starts and ends within it costs none
+ * (the timer-based write-back of Kamailio's dialog module, db_mode 2). An object is only
+ * evicted after 10 s without events, so nothing is lost to hibernation; a crash of the
+ * runtime can lose at most this much call state. Registrations and nonces are written
+ * through: a 200 to REGISTER means the binding is stored (RFC 3261 §10.3 step 8).
+ */
+export const WRITE_BEHIND_MS = 5_000;
 
 export interface UserIdentity {
   readonly tenant: string;
@@ -60,8 +72,16 @@ export class UserObject extends DurableObject<Env> {
   private nonceSecret: string | null;
   /** Caches: rebuilt from SQLite and the runtime after any eviction. */
   private state: UserState | null = null;
+  /** What SQLite holds: `state` as of the last flush. */
+  private stored: UserState | null = null;
+  /** When unflushed call state must be written, or null when there is none. */
+  private flushAt: number | null = null;
   private alarmAt: number | null = null;
   private readonly buckets = new Map<string, Bucket>();
+  private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  /** Sockets by connection id, looked up once per socket while this instance lives. */
+  private readonly sockets = new Map<string, WebSocket>();
+  private prunedAt = 0;
   private readonly peers = new Map<string, DurableObjectStub<UserObject>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -105,7 +125,7 @@ export class UserObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     // Frames still queued behind a close we sent are dropped.
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return;
-    const att = ws.deserializeAttachment() as Attachment;
+    const att = this.attachment(ws);
     // RFC 7118 §5: text and binary frames both carry one UTF-8 SIP message.
     const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
     const policy = this.config?.policy;
@@ -129,7 +149,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const att = ws.deserializeAttachment() as Attachment;
+    const att = this.attachment(ws);
     // Close frames are always answered (RFC 6455 §5.5.1).
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -140,41 +160,47 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    const att = ws.deserializeAttachment() as Attachment;
+    const att = this.attachment(ws);
     await this.onClosed(att.c);
   }
 
   private async onClosed(conn: string): Promise<void> {
     this.buckets.delete(conn);
+    this.sockets.delete(conn);
     await this.run({ type: 'socket-closed', conn });
   }
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    this.flush();
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
-      const att = ws.deserializeAttachment() as Attachment;
+      const att = this.attachment(ws);
       if (att.a === null && now - att.t >= UNAUTHENTICATED_TTL_MS) {
         ws.close(1008, 'not authenticated within 30 s');
         await this.onClosed(att.c);
       }
     }
-    this.store.pruneHistory();
+    if (now - this.prunedAt > 3_600_000) {
+      this.store.pruneHistory();
+      this.prunedAt = now;
+    }
     this.scheduleAlarm(this.earliestUnauthenticatedDeadline());
-    await this.run({ type: 'timer' });
+    // This event commits anyway: what the timer changed is written with it.
+    await this.run({ type: 'timer' }, { flush: true });
   }
 
   // ---------------------------------------------------------------- RPC between user objects
 
-  /** A request relayed by `from`'s object to this user. */
-  async relayRequest(to: UserIdentity, from: string, text: string): Promise<void> {
+  /** A request relayed by `from`'s object to this user, with what its SDP was found to hold. */
+  async relayRequest(to: UserIdentity, from: string, text: string, media: MediaSummary | null = null): Promise<void> {
     this.learnIdentity(to);
-    await this.run({ type: 'peer-request', from, text });
+    await this.run({ type: 'peer-request', from, text, media });
   }
 
-  async relayResponse(to: UserIdentity, from: string, text: string): Promise<void> {
+  async relayResponse(to: UserIdentity, from: string, text: string, media: MediaSummary | null = null): Promise<void> {
     this.learnIdentity(to);
-    await this.run({ type: 'peer-response', from, text });
+    await this.run({ type: 'peer-response', from, text, media });
   }
 
   // ---------------------------------------------------------------- RPC from the tenant object
@@ -193,6 +219,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   async snapshot(): Promise<UserSnapshot> {
+    this.flush();
     const state = this.loadState();
     return {
       registrations: state.bindings.map((b) => ({
@@ -208,6 +235,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   async history(limit: number): Promise<CallRecord[]> {
+    this.flush();
     return this.store.calls(limit);
   }
 
@@ -218,7 +246,8 @@ export class UserObject extends DurableObject<Env> {
     this.config = null;
     this.identity = null;
     this.nonceSecret = null;
-    this.state = EMPTY_STATE;
+    this.state = this.stored = EMPTY_STATE;
+    this.flushAt = null;
   }
 
   // ---------------------------------------------------------------- the adapter itself
@@ -226,7 +255,7 @@ export class UserObject extends DurableObject<Env> {
   /** Closes every socket; each close ends its calls with BYE and drops its bindings. */
   private async closeAll(reason: string): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) {
-      const att = ws.deserializeAttachment() as Attachment;
+      const att = this.attachment(ws);
       ws.close(1000, reason);
       await this.onClosed(att.c);
     }
@@ -237,8 +266,22 @@ export class UserObject extends DurableObject<Env> {
   }
 
   private loadState(): UserState {
-    this.state ??= this.store.load();
+    if (!this.state) this.state = this.stored = this.store.load(Date.now());
     return this.state;
+  }
+
+  /** Writes what changed since the last flush, in the current event's transaction. */
+  private flush(): void {
+    if (this.state && this.stored && this.state !== this.stored) this.store.persist(this.stored, this.state);
+    this.stored = this.state;
+    this.flushAt = null;
+  }
+
+  /** Registrations and nonces are written through; call state waits for the next flush. */
+  private commit(prev: UserState, next: UserState, now: number, flushNow: boolean): void {
+    this.state = next;
+    if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces) this.flush();
+    else if (next !== this.stored && this.flushAt === null) this.flushAt = now + WRITE_BEHIND_MS;
   }
 
   private context(): StepContext | null {
@@ -254,26 +297,32 @@ export class UserObject extends DurableObject<Env> {
     };
   }
 
-  /** Runs one step of the core, persists what changed, then carries out the effects. */
-  private async run(input: Input): Promise<void> {
+  /** Runs one step of the core, records what changed, then carries out the effects. */
+  private async run(input: Input, opts: { flush?: boolean } = {}): Promise<void> {
     const ctx = this.context();
     if (!ctx) return;
     let effects: readonly Effect[];
     try {
       const prev = this.loadState();
       const result = step(prev, input, ctx);
-      this.store.persist(prev, result.state);
-      this.state = result.state;
+      this.commit(prev, result.state, ctx.now, opts.flush === true);
       effects = result.effects;
     } catch (err) {
-      // A defect must not take the socket or its siblings down: answer 500 and carry on.
+      // A defect must not take the socket or its siblings down: answer 500 and carry on
+      // with the state as it was before this input (the core never mutates it).
       console.error('switchboard: step failed', input.type, err instanceof Error ? err.message : err);
-      this.state = null;
       if (input.type === 'socket-message') this.sendTo(input.conn.id, refusal(input.text, 500, { newId: ctx.newId }));
       return;
     }
-    this.scheduleAlarm(nextDeadline(this.state));
+    this.scheduleAlarm(this.nextCoreDeadline());
     await this.perform(effects, ctx.user);
+  }
+
+  /** The core's next timer, or the pending flush if that comes first. */
+  private nextCoreDeadline(): number | null {
+    const core = this.state ? nextDeadline(this.state) : null;
+    const flush = this.flushAt;
+    return core === null ? flush : flush === null ? core : Math.min(core, flush);
   }
 
   private async perform(effects: readonly Effect[], me: string): Promise<void> {
@@ -285,31 +334,34 @@ export class UserObject extends DurableObject<Env> {
           break;
         case 'authenticate':
           for (const ws of this.ctx.getWebSockets(e.conn)) {
-            const att = ws.deserializeAttachment() as Attachment;
-            ws.serializeAttachment({ ...att, a: 'digest' } satisfies Attachment);
+            const att: Attachment = { ...this.attachment(ws), a: 'digest' };
+            ws.serializeAttachment(att);
+            this.attachments.set(ws, att);
           }
+          // Its 30 s deadline is moot now: point the alarm at what is really next.
+          this.repointAlarm();
           break;
         case 'relay-request':
         case 'relay-response':
           // Calls on one stub are delivered in order (E-order), so a CANCEL never overtakes its INVITE.
-          pending.push(this.relay(e.type, e.to, me, e.text));
+          pending.push(this.relay(e.type, e.to, me, e.text, e.media ?? null));
           break;
       }
     }
     await Promise.all(pending);
   }
 
-  private async relay(kind: 'relay-request' | 'relay-response', to: string, me: string, text: string): Promise<void> {
+  private async relay(kind: 'relay-request' | 'relay-response', to: string, me: string, text: string, media: MediaSummary | null): Promise<void> {
     const tenant = this.identity!.tenant;
     try {
       if (to === me) {
         // A call to oneself (another device): no RPC to our own object.
-        await this.run({ type: kind === 'relay-request' ? 'peer-request' : 'peer-response', from: me, text });
+        await this.run({ type: kind === 'relay-request' ? 'peer-request' : 'peer-response', from: me, text, media });
         return;
       }
       const stub = this.peer(tenant, to);
-      if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text);
-      else await stub.relayResponse({ tenant, user: to }, me, text);
+      if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text, media);
+      else await stub.relayResponse({ tenant, user: to }, me, text, media);
     } catch (err) {
       console.error('switchboard: relay failed', kind, to, err instanceof Error ? err.message : err);
       this.peers.delete(to);
@@ -336,12 +388,16 @@ export class UserObject extends DurableObject<Env> {
 
   private sendTo(conn: string, text: string | null): void {
     if (text === null) return;
-    for (const ws of this.ctx.getWebSockets(conn)) {
-      try {
-        ws.send(text);
-      } catch (err) {
-        console.warn('switchboard: send failed', err instanceof Error ? err.message : err);
-      }
+    let ws = this.sockets.get(conn);
+    if (!ws) {
+      ws = this.ctx.getWebSockets(conn)[0];
+      if (!ws) return;
+      this.sockets.set(conn, ws);
+    }
+    try {
+      ws.send(text);
+    } catch (err) {
+      console.warn('switchboard: send failed', err instanceof Error ? err.message : err);
     }
   }
 
@@ -357,10 +413,30 @@ export class UserObject extends DurableObject<Env> {
     }
   }
 
+  /** Sets the alarm to exactly the next deadline, later or earlier than the current one. */
+  private repointAlarm(): void {
+    const core = this.nextCoreDeadline();
+    const unauth = this.earliestUnauthenticatedDeadline();
+    const next = core === null ? unauth : unauth === null ? core : Math.min(core, unauth);
+    if (next === this.alarmAt) return;
+    this.alarmAt = next;
+    void (next === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(next));
+  }
+
+  /** The socket's attachment, deserialised once per socket while this instance lives. */
+  private attachment(ws: WebSocket): Attachment {
+    let att = this.attachments.get(ws);
+    if (!att) {
+      att = ws.deserializeAttachment() as Attachment;
+      this.attachments.set(ws, att);
+    }
+    return att;
+  }
+
   private earliestUnauthenticatedDeadline(): number | null {
     let min: number | null = null;
     for (const ws of this.ctx.getWebSockets()) {
-      const att = ws.deserializeAttachment() as Attachment | null;
+      const att = this.attachment(ws) as Attachment | null;
       if (att && att.a === null) {
         const d = att.t + UNAUTHENTICATED_TTL_MS;
         if (min === null || d < min) min = d;

@@ -85,7 +85,7 @@ export class Sim {
         else if (e.type === 'authenticate') this.connAuth.set(e.conn, 'digest');
         else {
           this.relays.push({ from: user, to: e.to, kind: e.type, text: e.text });
-          queue.push({ user: e.to, input: { type: e.type === 'relay-request' ? 'peer-request' : 'peer-response', from: user, text: e.text } });
+          queue.push({ user: e.to, input: { type: e.type === 'relay-request' ? 'peer-request' : 'peer-response', from: user, text: e.text, media: e.media ?? null } });
         }
       }
     }

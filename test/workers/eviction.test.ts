@@ -1,8 +1,9 @@
 import { env } from 'cloudflare:workers';
-import { runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { expect, it } from 'vitest';
 import { Phone, addUser, newTenant } from './helpers.js';
 import { bodyOf, webrtcSdp } from '../support/ua.js';
+import { WRITE_BEHIND_MS } from '../../durable-objects/user/user-object.js';
 
 /** True when the object serving this user was rebuilt since it last handled a message. */
 async function evicted(tenant: string, user: string): Promise<boolean> {
@@ -16,7 +17,7 @@ async function autoResponseAt(tenant: string, user: string): Promise<number> {
   return runInDurableObject(stub, (_obj, state) => state.getWebSocketAutoResponseTimestamp(state.getWebSockets()[0]!)?.getTime() ?? 0);
 }
 
-it('routes the next message after eviction: between INVITE and 200, and between ACK and BYE', { timeout: 40_000 }, async () => {
+it('routes the next message after eviction: between INVITE and 200, and between ACK and BYE', { timeout: 45_000 }, async () => {
   const t = await newTenant({ ringTimeoutSeconds: 120 });
   for (const u of ['alice', 'bob', 'carol', 'dave']) await addUser(t, u);
   const [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => Phone.connect(t, u)));
@@ -38,8 +39,9 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   carol!.sock.send(carol!.ua.inDialog(cd, 'ACK').text);
   await dave!.sock.next('ACK');
 
-  // Stay idle until workerd evicts the objects (10 s without events); the sockets stay up.
-  await new Promise((r) => setTimeout(r, 12_000));
+  // Stay idle until workerd evicts the objects (10 s without events, the last being the
+  // alarm that writes the call state behind); the sockets stay up.
+  await new Promise((r) => setTimeout(r, WRITE_BEHIND_MS + 11_000));
   // RFC 5626 keepalives are answered by the runtime without running the object's code.
   const pinged = Date.now();
   for (const p of [alice!, bob!, carol!, dave!]) p.sock.send('\r\n\r\n');
@@ -62,4 +64,31 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   const bye = await dave!.sock.next('BYE');
   dave!.sock.send(dave!.ua.respond(bye, 200));
   await carol!.sock.next('200 BYE');
+});
+
+it('writes registrations through, and call state behind on the alarm within WRITE_BEHIND_MS', async () => {
+  const t = await newTenant();
+  for (const u of ['alice', 'bob']) await addUser(t, u);
+  const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => Phone.connect(t, u)));
+  const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
+  const rows = (table: 'bindings' | 'dialogs') =>
+    runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ data: string }>(`SELECT data FROM ${table}`).toArray().map((r) => JSON.parse(r.data) as { state?: string }));
+  // RFC 3261 §10.3 step 8: the 200 to REGISTER means the binding is stored.
+  await alice!.register();
+  await bob!.register();
+  expect(await rows('bindings')).toHaveLength(1);
+
+  const started = Date.now();
+  const invite = alice!.ua.invite('bob');
+  alice!.sock.send(invite.text);
+  const atBob = await bob!.sock.next('INVITE');
+  bob!.sock.send(bob!.ua.respond(atBob, 200, { toTag: 'b', body: webrtcSdp() }));
+  await alice!.sock.next('200 INVITE');
+  // Not written yet: the flush is the alarm's, at most WRITE_BEHIND_MS away.
+  expect(await rows('dialogs')).toEqual([]);
+  const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+  expect(alarm).toBeGreaterThanOrEqual(started);
+  expect(alarm).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  expect((await rows('dialogs')).map((d) => d.state)).toEqual(['confirmed']);
 });
