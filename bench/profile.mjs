@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * Where a workerd target's CPU goes under the call load: `node bench/profile.mjs product`
+ * (or `relay`). Same generator, users and concurrency as `npm run bench` (same options);
+ * the Worker's isolate is profiled through workerd's inspector during the measured window.
+ * Writes bench/results/<target>.cpuprofile (open it in Chrome DevTools) and prints the
+ * functions with the most inclusive and self time.
+ *
+ * The inspector costs CPU itself: use this for where, and `npm run bench` for how much.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { callLoad } from './lib/call-load.mjs';
+import { connectInspector, summarizeProfile } from './lib/inspector.mjs';
+import { readOptions } from './lib/options.mjs';
+import { ensurePinned } from './lib/pinning.mjs';
+import { Population, userName } from './lib/population.mjs';
+import { cpuMs } from './lib/proc.mjs';
+import { makeTarget } from './targets/index.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [name = 'product', ...rest] = process.argv.slice(2);
+if (!['product', 'relay'].includes(name)) {
+  console.error('usage: node bench/profile.mjs product|relay [--users=N --concurrency=N --seconds=N]');
+  process.exit(2);
+}
+const opts = readOptions(rest);
+if (ensurePinned(fileURLToPath(import.meta.url), opts.generatorCore)) await main();
+
+async function main() {
+  const runDir = join(here, 'results', 'run');
+  mkdirSync(runDir, { recursive: true });
+  const stateRoot = mkdtempSync('/dev/shm/switchboard-profile-');
+  const target = makeTarget(name, { repo: resolve(here, '..'), runDir, stateRoot, portBase: opts.portBase, core: opts.serverCore });
+  const inspectorPort = opts.portBase + 9;
+  try {
+    await target.build();
+    await target.start({ state: 'empty', inspectorPort });
+    await target.provision(opts.users, userName);
+    const pop = new Population(target);
+    await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
+    const inspector = await connectInspector(inspectorPort);
+    await inspector.call('Profiler.enable');
+    await inspector.call('Profiler.setSamplingInterval', { interval: 250 });
+    const calls = await callLoad({
+      population: pop,
+      pairs: pop.pairs(opts.users),
+      concurrency: opts.concurrency,
+      warmupMs: opts.warmupSeconds * 1000,
+      windowMs: opts.seconds * 1000,
+      maxCalls: 0,
+      serverCpuMs: () => cpuMs(target.pids()),
+      onWindowStart: () => inspector.call('Profiler.start'),
+      cores: { generator: opts.generatorCore, server: opts.serverCore },
+      log: console.log,
+    });
+    const { profile } = await inspector.call('Profiler.stop');
+    inspector.close();
+    await pop.closeAll();
+    const file = join(here, 'results', `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    const summary = summarizeProfile(profile);
+    console.log(`${name}: ${calls.setupsPerSecond} setups/s under the profiler, ${calls.serverCpuMsPerCall} ms server CPU per call`);
+    console.log(`isolate busy ${summary.busyMs} ms in the window; profile written to ${file}\n`);
+    console.log('inclusive time (% of the isolate\'s busy samples):');
+    for (const f of summary.inclusive) console.log(`  ${String(f.totalPct).padStart(5)} %  ${f.fn}`);
+    console.log('\nself time:');
+    for (const f of summary.functions.slice(0, 25)) console.log(`  ${String(f.selfPct).padStart(5)} %  ${f.fn}`);
+  } finally {
+    await target.stop();
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
+}
