@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import JsSIP from 'jssip';
 import type { UAConfiguration } from 'jssip/lib/UA';
-import { ROOT, freePort } from '../support/dev-server.js';
+import { ROOT, freePort, stopGroup } from '../support/dev-server.js';
 
 (globalThis as unknown as { WebSocket: unknown }).WebSocket = WebSocket;
 JsSIP.debug.disable('JsSIP:*');
@@ -41,23 +41,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null) {
-    process.kill(-child.pid, 'SIGTERM');
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // gone
-        }
-        resolve();
-      }, 5000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
+  if (child) await stopGroup(child);
   rmSync(state, { recursive: true, force: true });
 });
 

@@ -24,6 +24,33 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Ends a process we spawned detached, and its children (wrangler runs workerd as one), by
+ * its PID's group: SIGTERM, then SIGKILL after 5 s.
+ */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (child.exitCode !== null || !pid) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signal('SIGTERM');
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      signal('SIGKILL');
+      resolve();
+    }, 5000);
+  });
+  await Promise.race([exited, late]);
+  clearTimeout(timer);
+}
+
 export interface DevServer {
   readonly url: string;
   readonly wsBase: string;
@@ -65,28 +92,7 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
   const url = `http://127.0.0.1:${port}`;
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.pid) {
-      // wrangler runs workerd as a child: end the whole group we started, by its PID.
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-          resolve();
-        }, 5000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    await stopGroup(child);
     rmSync(state, { recursive: true, force: true });
   };
 
