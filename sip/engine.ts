@@ -105,6 +105,22 @@ export function refusal(text: string, status: number, opts: { reason?: string; r
   return serialize(responseFromHeaders(r.message.headers, status, { reason: opts.reason, toTag: opts.newId(), headers }));
 }
 
+/**
+ * Connections the state still refers to that are not among `live`: their close was never
+ * seen (the runtime could not deliver it, or restarted). Each should get a `socket-closed`
+ * input, so that their bindings go and their calls end as if it had been seen.
+ */
+export function lostConnections(state: UserState, live: ReadonlySet<string>): string[] {
+  const lost = new Set<string>();
+  const check = (conn: string | null) => {
+    if (conn !== null && !live.has(conn)) lost.add(conn);
+  };
+  for (const b of state.bindings) check(b.conn);
+  for (const d of state.dialogs) if (d.state !== 'ended') check(d.conn);
+  for (const f of state.forks) for (const b of f.branches) if (b.state !== 'done') check(b.conn);
+  return [...lost];
+}
+
 /** The earliest moment something in the state needs the alarm. */
 export function nextDeadline(state: UserState): number | null {
   let min = Infinity;

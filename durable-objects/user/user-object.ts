@@ -5,7 +5,7 @@
  * effects become socket sends and RPCs to other users' objects.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { refusal, nextDeadline, step } from '../../sip/engine.js';
+import { lostConnections, nextDeadline, refusal, step } from '../../sip/engine.js';
 import type { ConnInfo, Credentials, Effect, Input, SocketAuth, StepContext, TenantPolicy } from '../../sip/context.js';
 import { takeToken, type Bucket } from '../../sip/rate-limit.js';
 import { parseMessage } from '../../sip/parser.js';
@@ -219,6 +219,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   async snapshot(): Promise<UserSnapshot> {
+    if (this.state === null && this.identity) await this.wake();
     this.flush();
     const state = this.loadState();
     return {
@@ -270,6 +271,17 @@ export class UserObject extends DurableObject<Env> {
     return this.state;
   }
 
+  /**
+   * First event since the object was built: load the state, then close what it still holds
+   * for sockets that are gone without their close having run (a close the runtime could
+   * not deliver, or a restart), so no binding or call outlives its socket.
+   */
+  private async wake(): Promise<void> {
+    const state = this.loadState();
+    const live = new Set(this.ctx.getWebSockets().map((ws) => this.attachment(ws).c));
+    for (const conn of lostConnections(state, live)) await this.run({ type: 'socket-closed', conn });
+  }
+
   /** Writes what changed since the last flush, in the current event's transaction. */
   private flush(): void {
     if (this.state && this.stored && this.state !== this.stored) this.store.persist(this.stored, this.state);
@@ -301,6 +313,7 @@ export class UserObject extends DurableObject<Env> {
   private async run(input: Input, opts: { flush?: boolean } = {}): Promise<void> {
     const ctx = this.context();
     if (!ctx) return;
+    if (this.state === null) await this.wake();
     let effects: readonly Effect[];
     try {
       const prev = this.loadState();

@@ -4,7 +4,7 @@ import { TestUA, asResponse, statusOf } from '../support/ua.js';
 import { contacts, integerHeader } from '../../sip/headers.js';
 import { header, headerLines } from '../../sip/message.js';
 import { getParam } from '../../sip/grammar.js';
-import { nextDeadline } from '../../sip/engine.js';
+import { lostConnections, nextDeadline } from '../../sip/engine.js';
 
 let sim: Sim;
 beforeEach(() => {
@@ -135,6 +135,16 @@ describe('registrar (RFC 3261 §10.3)', () => {
     expect(sim.state('alice').bindings.map((b) => b.conn)).toEqual([c2]);
     sim.close(c2);
     expect(sim.state('alice').bindings).toHaveLength(0);
+  });
+
+  it('names the connections the state holds that are not live (a close never seen)', () => {
+    const c1 = sim.connect('alice');
+    const c2 = sim.connect('alice');
+    sim.send(c1, new TestUA('alice', DOMAIN).register().text);
+    sim.send(c2, new TestUA('alice', DOMAIN).register().text);
+    expect(lostConnections(sim.state('alice'), new Set([c1, c2]))).toEqual([]);
+    expect(lostConnections(sim.state('alice'), new Set([c1]))).toEqual([c2]);
+    expect(lostConnections(sim.state('alice'), new Set())).toEqual([c1, c2]);
   });
 
   it('a query REGISTER without Contact lists the bindings', () => {

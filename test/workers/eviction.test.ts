@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { expect, it } from 'vitest';
-import { Phone, addUser, newTenant } from './helpers.js';
+import { Phone, addUser, api, newTenant, what } from './helpers.js';
 import { bodyOf, webrtcSdp } from '../support/ua.js';
 import { WRITE_BEHIND_MS } from '../../durable-objects/user/user-object.js';
 
@@ -91,4 +91,33 @@ it('writes registrations through, and call state behind on the alarm within WRIT
   expect(alarm).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
   expect(await runDurableObjectAlarm(stub)).toBe(true);
   expect((await rows('dialogs')).map((d) => d.state)).toEqual(['confirmed']);
+});
+
+it('a socket whose close never ran loses its bindings when the object next wakes', async () => {
+  const t = await newTenant();
+  for (const u of ['alice', 'bob']) await addUser(t, u);
+  const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => Phone.connect(t, u)));
+  await alice!.register();
+  await bob!.register();
+  // As after a close the runtime could not deliver: a binding for a socket that is gone,
+  // and an object rebuilt from storage.
+  const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
+  await runInDurableObject(stub, (obj, state) => {
+    const row = state.storage.sql.exec<{ data: string }>('SELECT data FROM bindings').one();
+    const ghost = { ...JSON.parse(row.data), id: 'sip:ghost@192.0.2.1;transport=ws', contact: 'sip:ghost@192.0.2.1;transport=ws', conn: 'gone' };
+    state.storage.sql.exec('INSERT INTO bindings (id, conn, expires_at, data) VALUES (?, ?, ?, ?)', ghost.id, ghost.conn, ghost.expiresAt, JSON.stringify(ghost));
+    (obj as unknown as { state: unknown }).state = null;
+  });
+
+  const seen = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
+  expect(seen.body.registrations.map((r: { contact: string }) => r.contact)).not.toContain('sip:ghost@192.0.2.1;transport=ws');
+  expect(seen.body.registrations).toHaveLength(1);
+  const rows = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec('SELECT id FROM bindings').toArray().length);
+  expect(rows).toBe(1);
+
+  // And the live socket still takes calls.
+  bob!.sock.send(bob!.ua.invite('alice').text);
+  const atAlice = await alice!.sock.next('INVITE');
+  alice!.sock.send(alice!.ua.respond(atAlice, 486, { toTag: 'a' }));
+  expect(what(await bob!.sock.next('486 INVITE'))).toBe('486 INVITE');
 });
