@@ -2,8 +2,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** The real browser captures shipped beside the project (../shared/fixtures/sip-traces). */
-export const TRACES_DIR = fileURLToPath(new URL('../../../shared/fixtures/sip-traces/', import.meta.url));
+/**
+ * Real browser captures (SIP.js and JsSIP in Chromium, through Kamailio), as the team's
+ * shared fixtures provide them; kept in the repository so a clean clone tests alone.
+ */
+export const TRACES_DIR = fileURLToPath(new URL('../fixtures/sip-traces/', import.meta.url));
 
 export interface TraceEntry {
   readonly file: string;
