@@ -141,8 +141,12 @@ export function formatParams(params: Params): string {
   return s;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** UTF-8 byte length of a string, without TextEncoder (the core uses no runtime APIs). */
 export function utf8Length(s: string): number {
+  // Most SIP and SDP text is ASCII: one native scan decides that.
+  if (!NON_ASCII.test(s)) return s.length;
   let bytes = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

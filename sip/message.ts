@@ -65,9 +65,18 @@ const CANONICAL: Record<string, string> = {
   'rseq': 'RSeq',
 };
 
+/** Keys of the header names seen so far, as they were spelt: a handful in practice. */
+const KEYS = new Map<string, string>();
+
 export function headerKey(name: string): string {
-  const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    const lower = name.toLowerCase();
+    key = COMPACT[lower] ?? lower;
+    // Bounded, so odd spellings from a hostile peer cannot grow it without end.
+    if (KEYS.size < 512) KEYS.set(name, key);
+  }
+  return key;
 }
 
 /** Canonical display form of a header name: `record-route` -> `Record-Route`. */
