@@ -219,7 +219,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   async snapshot(): Promise<UserSnapshot> {
-    if (this.state === null && this.identity) await this.wake();
+    if (this.identity) await this.wake();
     this.flush();
     const state = this.loadState();
     return {
@@ -272,11 +272,13 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /**
-   * First event since the object was built: load the state, then close what it still holds
-   * for sockets that are gone without their close having run (a close the runtime could
-   * not deliver, or a restart), so no binding or call outlives its socket.
+   * On the first event since the object was built (a no-op after that): load the state,
+   * then close what it still holds for sockets that are gone without their close having
+   * run (a close the runtime could not deliver, or a restart), so no binding or call
+   * outlives its socket.
    */
   private async wake(): Promise<void> {
+    if (this.state !== null) return;
     const state = this.loadState();
     const live = new Set(this.ctx.getWebSockets().map((ws) => this.attachment(ws).c));
     for (const conn of lostConnections(state, live)) await this.run({ type: 'socket-closed', conn });
@@ -313,7 +315,7 @@ export class UserObject extends DurableObject<Env> {
   private async run(input: Input, opts: { flush?: boolean } = {}): Promise<void> {
     const ctx = this.context();
     if (!ctx) return;
-    if (this.state === null) await this.wake();
+    await this.wake();
     let effects: readonly Effect[];
     try {
       const prev = this.loadState();
@@ -333,9 +335,7 @@ export class UserObject extends DurableObject<Env> {
 
   /** The core's next timer, or the pending flush if that comes first. */
   private nextCoreDeadline(): number | null {
-    const core = this.state ? nextDeadline(this.state) : null;
-    const flush = this.flushAt;
-    return core === null ? flush : flush === null ? core : Math.min(core, flush);
+    return earliest(this.state ? nextDeadline(this.state) : null, this.flushAt);
   }
 
   private async perform(effects: readonly Effect[], me: string): Promise<void> {
@@ -428,9 +428,7 @@ export class UserObject extends DurableObject<Env> {
 
   /** Sets the alarm to exactly the next deadline, later or earlier than the current one. */
   private repointAlarm(): void {
-    const core = this.nextCoreDeadline();
-    const unauth = this.earliestUnauthenticatedDeadline();
-    const next = core === null ? unauth : unauth === null ? core : Math.min(core, unauth);
+    const next = earliest(this.nextCoreDeadline(), this.earliestUnauthenticatedDeadline());
     if (next === this.alarmAt) return;
     this.alarmAt = next;
     void (next === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(next));
@@ -457,6 +455,11 @@ export class UserObject extends DurableObject<Env> {
     }
     return min;
   }
+}
+
+/** The earlier of two optional deadlines. */
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** Policy for an object whose user was never provisioned: it can only answer 404. */
