@@ -141,12 +141,51 @@ export function formatParams(params: Params): string {
   return s;
 }
 
+/**
+ * Memoises a pure parser of header text. The same values come back again and again: a
+ * call's From, To and Contact appear in every message of its dialog, a UA's Via in every
+ * response to its request, and each message is read by two users' objects. Parsed values
+ * are immutable, so one result can serve every message that carries the same text.
+ * Bounded: two generations of `size` entries each, the older dropped when the younger
+ * fills, so memory stays flat whatever a peer sends. The result is still a function of
+ * the text alone: the core stays pure from the outside.
+ */
+export function memoize<T>(parse: (text: string) => T, size = 2048): (text: string) => T {
+  let young = new Map<string, T>();
+  let old = new Map<string, T>();
+  return (text) => {
+    let v = young.get(text);
+    if (v !== undefined) return v;
+    v = old.get(text);
+    if (v === undefined) v = parse(text);
+    if (young.size >= size) {
+      old = young;
+      young = new Map();
+    }
+    young.set(text, v);
+    return v;
+  };
+}
+
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** UTF-8 byte length of a string, without TextEncoder (the core uses no runtime APIs). */
 export function utf8Length(s: string): number {
+  // A body is measured where it is validated and again where it is serialised: the same string.
+  if (s === lastMeasured) return lastLength;
   // Most SIP and SDP text is ASCII: one native scan decides that.
-  if (!NON_ASCII.test(s)) return s.length;
+  const n = NON_ASCII.test(s) ? countUtf8(s) : s.length;
+  if (s.length > 256) {
+    lastMeasured = s;
+    lastLength = n;
+  }
+  return n;
+}
+
+let lastMeasured = '';
+let lastLength = 0;
+
+function countUtf8(s: string): number {
   let bytes = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

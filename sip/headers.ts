@@ -3,7 +3,7 @@
  * them before a message is accepted (parser.ts), so on a parsed message these return
  * values, not nulls, for mandatory headers.
  */
-import { getParam, isToken, parseParams, splitTopLevel, type Params } from './grammar.js';
+import { getParam, isToken, memoize, parseParams, splitTopLevel, type Params } from './grammar.js';
 import { headerKey, headerLines, header, withHeaders, type HeaderField, type SipMessage } from './message.js';
 import { parseNameAddr, parseNameAddrList, tagOf, type NameAddr } from './name-addr.js';
 import { isValidHost } from './uri.js';
@@ -68,16 +68,25 @@ export function vias(msg: SipMessage): Via[] | null {
 function parseVias(msg: SipMessage): Via[] | null {
   const out: Via[] = [];
   for (const line of headerLines(msg, 'via')) {
-    const parts = splitTopLevel(line);
-    if (!parts) return null;
-    for (const p of parts) {
-      const v = parseVia(p);
-      if (!v) return null;
-      out.push(v);
-    }
+    const list = parseViaLine(line);
+    if (!list) return null;
+    out.push(...list);
   }
   return out;
 }
+
+/** One Via header line: one or more comma-separated via-parms (§7.3.1). */
+const parseViaLine = memoize((line: string): readonly Via[] | null => {
+  const parts = splitTopLevel(line);
+  if (!parts) return null;
+  const out: Via[] = [];
+  for (const p of parts) {
+    const v = parseVia(p);
+    if (!v) return null;
+    out.push(v);
+  }
+  return out;
+});
 
 export function topVia(msg: SipMessage): Via | null {
   const all = vias(msg);
@@ -90,7 +99,9 @@ export interface CSeq {
 }
 
 /** CSeq = 1*DIGIT LWS Method; the number is below 2**31 (§8.1.1.5, §20.16). */
-export function parseCSeq(text: string): CSeq | null {
+export const parseCSeq: (text: string) => CSeq | null = memoize(parseCSeqText);
+
+function parseCSeqText(text: string): CSeq | null {
   const m = /^\s*(\d{1,10})\s+(\S+)\s*$/.exec(text);
   if (!m || !isToken(m[2]!)) return null;
   const seq = Number(m[1]);

@@ -2,7 +2,7 @@
  * name-addr / addr-spec values with header parameters: From, To, Contact, Route,
  * Record-Route, Refer-To (RFC 3261 §20.10, §25.1).
  */
-import { getParam, isToken, isWhitespace, parseParams, readQuoted, splitTopLevel, type Params } from './grammar.js';
+import { getParam, isToken, isWhitespace, memoize, parseParams, readQuoted, splitTopLevel, type Params } from './grammar.js';
 import { parseUri, type Uri } from './uri.js';
 
 export interface NameAddr {
@@ -18,7 +18,9 @@ export interface NameAddr {
  * Parses one name-addr or addr-spec. In the addr-spec form everything after the first
  * `;` belongs to the header, not the URI (§20.10).
  */
-export function parseNameAddr(text: string): NameAddr | null {
+export const parseNameAddr: (text: string) => NameAddr | null = memoize(parseNameAddrText);
+
+function parseNameAddrText(text: string): NameAddr | null {
   const s = text.trim();
   if (s === '') return null;
   let i = 0;
@@ -62,7 +64,9 @@ export function parseNameAddr(text: string): NameAddr | null {
 }
 
 /** Parses a comma-separated list of name-addrs (Contact, Route, Record-Route). */
-export function parseNameAddrList(value: string): NameAddr[] | null {
+export const parseNameAddrList: (value: string) => readonly NameAddr[] | null = memoize(parseNameAddrListText);
+
+function parseNameAddrListText(value: string): readonly NameAddr[] | null {
   const parts = splitTopLevel(value);
   if (!parts) return null;
   const out: NameAddr[] = [];

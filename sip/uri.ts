@@ -1,7 +1,7 @@
 /**
  * SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966).
  */
-import { formatParams, parseParams, type Params } from './grammar.js';
+import { formatParams, memoize, parseParams, type Params } from './grammar.js';
 
 export interface SipUri {
   readonly scheme: 'sip' | 'sips';
@@ -69,7 +69,9 @@ function isIpv6(s: string): boolean {
 }
 
 /** Parses a URI; returns null when it is not a well-formed absoluteURI. */
-export function parseUri(text: string): Uri | null {
+export const parseUri: (text: string) => Uri | null = memoize(parseUriText);
+
+function parseUriText(text: string): Uri | null {
   const m = SCHEME_RE.exec(text);
   if (!m) return null;
   const scheme = m[1]!.toLowerCase();
