@@ -108,7 +108,12 @@ export function hasHeader(msg: SipMessage, name: string): boolean {
 }
 
 export function withHeaders<T extends SipMessage>(msg: T, headers: readonly HeaderField[]): T {
-  return { ...msg, headers };
+  // Built field by field rather than spread: every message keeps one of two shapes.
+  const out: SipMessage =
+    msg.kind === 'request'
+      ? { kind: 'request', method: msg.method, uri: msg.uri, headers, body: msg.body }
+      : { kind: 'response', status: msg.status, reason: msg.reason, headers, body: msg.body };
+  return out as T;
 }
 
 /** Adds header fields above all others (a proxy's Via and Record-Route, §16.6). */

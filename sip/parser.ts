@@ -49,28 +49,42 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
   }
 
   // The header section ends at the first empty line; bare LF is tolerated (§7.5 robustness).
-  const sep = /\r?\n\r?\n/.exec(text);
-  const head = sep ? text.slice(0, sep.index) : text.replace(/\r?\n$/, '');
-  const body = sep ? text.slice(sep.index + sep[0].length) : '';
-  const lines = head.split(/\r?\n/);
-  const firstLine = lines.shift() ?? '';
-
+  // One pass: each line runs to the next LF, less a CR just before it.
   const headers: HeaderField[] = [];
-  for (const line of lines) {
-    if (line === '') continue;
-    if (line[0] === ' ' || line[0] === '\t') {
+  let firstLine: string | null = null;
+  let body = '';
+  let pos = 0;
+  while (pos < text.length) {
+    const lf = text.indexOf('\n', pos);
+    const stop = lf < 0 ? text.length : lf;
+    const end = stop > pos && text.charCodeAt(stop - 1) === 13 ? stop - 1 : stop;
+    const lineStart = pos;
+    pos = lf < 0 ? text.length : lf + 1;
+    if (firstLine === null) {
+      firstLine = text.slice(lineStart, end);
+      continue;
+    }
+    if (end === lineStart) {
+      body = text.slice(pos);
+      break;
+    }
+    const c = text.charCodeAt(lineStart);
+    if (c === 32 || c === 9) {
       // Line folding (§7.3.1): a continuation line joins the previous header value.
       const prev = headers.pop();
       if (!prev) return fail(400, 'Malformed header folding', headers);
-      headers.push({ ...prev, value: `${prev.value} ${line.trim()}` });
+      headers.push({ ...prev, value: `${prev.value} ${text.slice(lineStart, end).trim()}` });
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return fail(400, `Malformed header line: ${clip(line)}`, headers);
-    const name = line.slice(0, colon).trim();
+    const colon = text.indexOf(':', lineStart);
+    if (colon <= lineStart || colon >= end) return fail(400, `Malformed header line: ${clip(text.slice(lineStart, end))}`, headers);
+    let nameEnd = colon;
+    while (nameEnd > lineStart && (text.charCodeAt(nameEnd - 1) === 32 || text.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
+    const name = text.slice(lineStart, nameEnd);
     if (!isToken(name)) return fail(400, `Malformed header name: ${clip(name)}`, headers);
-    headers.push(field(name, line.slice(colon + 1).trim()));
+    headers.push(field(name, text.slice(colon + 1, end).trim()));
   }
+  firstLine ??= '';
 
   let message: SipMessage;
   let method: string | null = null;
