@@ -9,9 +9,15 @@ import { makeBranch, ourViaValue } from './hops.js';
 import { buildRequest, reasonHeader } from './requests.js';
 import { dialogId, type Dialog, type Direction } from './state.js';
 import type { Step } from './step.js';
+import { onGrid } from './timers.js';
 
 /** How long an ended dialog stays in memory to absorb stragglers (64*T1, §17.1.1.2). */
 export const LINGER_MS = 32_000;
+
+/** When a record that has ended leaves memory: LINGER_MS on, at the user's next housekeeping instant. */
+export function lingerUntil(s: Step): number {
+  return onGrid(s.ctx.user, s.ctx.now + LINGER_MS);
+}
 /** Default subscription lifetime when none is stated (RFC 6665 §4.1.2.1 leaves it to the event package). */
 export const DEFAULT_SUBSCRIPTION_MS = 3_600_000;
 
@@ -74,7 +80,7 @@ export function newDialog(s: Step, req: SipRequest, direction: Direction, peer: 
     branch,
     offer: null,
     answer: null,
-    deadline: now + s.ctx.policy.ringTimeoutMs + LINGER_MS,
+    deadline: onGrid(s.ctx.user, now + s.ctx.policy.ringTimeoutMs + LINGER_MS),
   };
 }
 
@@ -85,7 +91,7 @@ export function endDialog(s: Step, d: Dialog, reason: string, status: number | n
     endedAt: s.ctx.now,
     endReason: d.endReason ?? reason,
     finalStatus: d.finalStatus ?? status,
-    deadline: s.ctx.now + LINGER_MS,
+    deadline: lingerUntil(s),
   };
   s.putDialog(ended);
   return ended;

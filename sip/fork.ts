@@ -12,7 +12,7 @@ import { responseFromHeaders, type ResponseOptions } from './response.js';
 import { parseMessage } from './parser.js';
 import { serialize } from './serializer.js';
 import { dialogId, type Binding, type Branch, type Fork } from './state.js';
-import { DEFAULT_SUBSCRIPTION_MS, dialogKind, endDialog, firstContactUri, LINGER_MS, newDialog } from './dialogs.js';
+import { DEFAULT_SUBSCRIPTION_MS, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from './dialogs.js';
 import { warningHeader, type Step } from './step.js';
 
 /** Non-INVITE transactions time out after 64*T1 (§17.1.2.2, Timer F). */
@@ -124,7 +124,7 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
     const first = !fork.finalSent;
     s.relayResponse(fork.peer, res, answer);
     if (first) {
-      fork = { ...fork, finalSent: true, deadline: s.ctx.now + LINGER_MS };
+      fork = { ...fork, finalSent: true, deadline: lingerUntil(s) };
       s.putFork(fork);
       answerDialog(s, fork, branch, res, answer);
       cancelPending(s, fork, 'Call completed elsewhere', 200);
@@ -183,7 +183,7 @@ export function sendFinal(s: Step, fork: Fork, res: SipResponse): void {
   // §16.7 step 6: a 503 from a branch is not passed on as 503.
   const out = res.status === 503 ? { ...res, status: 500, reason: 'Server Internal Error' } : res;
   s.relayResponse(fork.peer, out);
-  const next: Fork = { ...fork, finalSent: true, deadline: s.ctx.now + LINGER_MS };
+  const next: Fork = { ...fork, finalSent: true, deadline: lingerUntil(s) };
   s.putFork(next);
   const d = s.dialog(dialogId('in', fork.callId, fork.callerTag));
   if (d && d.state !== 'confirmed') {

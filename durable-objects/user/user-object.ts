@@ -13,6 +13,7 @@ import type { MediaSummary } from '../../sip/sdp.js';
 import { responseFromHeaders } from '../../sip/response.js';
 import { serialize } from '../../sip/serializer.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
+import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
 import { UserStore, type CallRecord } from './store.js';
@@ -27,9 +28,11 @@ export const UNAUTHENTICATED_TTL_MS = 30_000;
  * (the timer-based write-back of Kamailio's dialog module, db_mode 2). An object is only
  * evicted after 10 s without events, so nothing is lost to hibernation; a crash of the
  * runtime can lose at most this much call state. Registrations and nonces are written
- * through: a 200 to REGISTER means the binding is stored (RFC 3261 §10.3 step 8).
+ * through: a 200 to REGISTER means the binding is stored (RFC 3261 §10.3 step 8). The
+ * write is due at the user's next housekeeping instant (sip/timers.ts), so the alarm that
+ * writes is also the one that forgets ended calls.
  */
-export const WRITE_BEHIND_MS = 5_000;
+export const WRITE_BEHIND_MS = HOUSEKEEPING_GRID_MS;
 
 export interface UserIdentity {
   readonly tenant: string;
@@ -295,7 +298,8 @@ export class UserObject extends DurableObject<Env> {
   private commit(prev: UserState, next: UserState, now: number, flushNow: boolean): void {
     this.state = next;
     if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces) this.flush();
-    else if (next !== this.stored && this.flushAt === null) this.flushAt = now + WRITE_BEHIND_MS;
+    // On the user's housekeeping grid (sip/timers.ts): the same alarm forgets ended calls.
+    else if (next !== this.stored && this.flushAt === null) this.flushAt = onGrid(this.identity?.user ?? '', now + 1);
   }
 
   private context(): StepContext | null {
