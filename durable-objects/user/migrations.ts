@@ -28,4 +28,11 @@ export const USER_MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE nonces (nonce TEXT PRIMARY KEY, nc INTEGER NOT NULL, expires_at INTEGER NOT NULL)',
     ],
   },
+  {
+    version: 2,
+    name: 'no index on dialog state',
+    // Waking reads the live dialogs with `state != 'ended' OR ended_at > ?`, which no index
+    // serves (SQLite scans either way), while every write of a dialog had to maintain it.
+    sql: ['DROP INDEX IF EXISTS dialogs_open'],
+  },
 ];

@@ -120,8 +120,7 @@ export class UserStore {
       `INSERT INTO dialogs (id, kind, call_id, direction, peer, state, created_at, answered_at, ended_at, final_status, end_reason, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-         final_status = excluded.final_status, end_reason = excluded.end_reason, data = excluded.data,
-         created_at = excluded.created_at, peer = excluded.peer`,
+         final_status = excluded.final_status, end_reason = excluded.end_reason, data = excluded.data`,
       d.id,
       d.kind,
       d.callId,
