@@ -11,15 +11,20 @@ import { isValidHost } from './uri.js';
 /**
  * Parsed views are memoised per message object: messages are immutable (every change makes
  * a new object), so a view never goes stale, and each header is parsed once per message
- * however many rules look at it. The WeakMap lets views go with their message.
+ * however many rules look at it. They hang off the message itself under a symbol, not in
+ * a WeakMap: a message lives for one step, and a WeakMap entry per message made every
+ * garbage collection trace them. Not enumerable, so a spread copy (`{ ...req, uri }`)
+ * starts without them and nothing derived from the original can follow it.
  */
-const views = new WeakMap<SipMessage, Map<string, unknown>>();
+const VIEWS = Symbol('views');
+type Viewed = SipMessage & { [VIEWS]?: Map<string, unknown> };
 
 function view<T>(msg: SipMessage, key: string, compute: () => T): T {
-  let m = views.get(msg);
+  const holder = msg as Viewed;
+  let m = holder[VIEWS];
   if (!m) {
     m = new Map();
-    views.set(msg, m);
+    Object.defineProperty(holder, VIEWS, { value: m, enumerable: false });
   }
   if (m.has(key)) return m.get(key) as T;
   const v = compute();
