@@ -5,7 +5,7 @@
 import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
 import { byeOnBehalf, cancelOnBehalf, endDialog } from './dialogs.js';
 import { onPeerRequest } from './downlink.js';
-import { expireFork, failBranch } from './fork.js';
+import { expireFork, failBranch, forkIsSettled } from './fork.js';
 import { field } from './message.js';
 import { parseMessage } from './parser.js';
 import { serialize } from './serializer.js';
@@ -121,12 +121,28 @@ export function lostConnections(state: UserState, live: ReadonlySet<string>): st
   return [...lost];
 }
 
-/** The earliest moment something in the state needs the alarm. */
+/**
+ * The earliest moment something in the state must be acted on: a binding expires
+ * (§10.3), a fork's ring timeout or guard runs out (§16.8), an early dialog or a
+ * subscription expires. The adapter's alarm must fire then.
+ *
+ * Housekeeping is left out (see `nextHousekeeping`): forgetting a fork that has sent its
+ * final answer, a call that ended, or a nonce past its life changes nothing anyone sees,
+ * so it costs no alarm of its own and is done by whichever timer input comes next.
+ */
 export function nextDeadline(state: UserState): number | null {
   let min = Infinity;
   for (const b of state.bindings) min = Math.min(min, b.expiresAt);
-  for (const f of state.forks) min = Math.min(min, f.deadline);
-  for (const d of state.dialogs) if (d.deadline !== null) min = Math.min(min, d.deadline);
+  for (const f of state.forks) if (!forkIsSettled(f)) min = Math.min(min, f.deadline);
+  for (const d of state.dialogs) if (d.deadline !== null && d.state !== 'ended') min = Math.min(min, d.deadline);
+  return min === Infinity ? null : min;
+}
+
+/** The earliest moment some record could be forgotten: lazy, on the next timer input. */
+export function nextHousekeeping(state: UserState): number | null {
+  let min = Infinity;
+  for (const f of state.forks) if (forkIsSettled(f)) min = Math.min(min, f.deadline);
+  for (const d of state.dialogs) if (d.deadline !== null && d.state === 'ended') min = Math.min(min, d.deadline);
   for (const n of state.nonces) min = Math.min(min, n.expiresAt);
   return min === Infinity ? null : min;
 }

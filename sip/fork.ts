@@ -250,9 +250,17 @@ export function cancelFork(s: Step, fork: Fork): void {
   s.putFork({ ...fork, canceled: true, deadline: Math.min(fork.deadline, s.ctx.now + CANCEL_GUARD_MS) });
 }
 
+/**
+ * A fork with nothing left to time: its final answer went upstream, or it is the empty
+ * placeholder of a CANCEL that came first. Its deadline is only when to forget it.
+ */
+export function forkIsSettled(fork: Fork): boolean {
+  return fork.finalSent || fork.branches.length === 0;
+}
+
 /** The fork's deadline passed: ring timeout, non-INVITE timeout, CANCEL guard, or clean-up. */
 export function expireFork(s: Step, fork: Fork): void {
-  if (fork.finalSent || fork.branches.length === 0) {
+  if (forkIsSettled(fork)) {
     s.removeFork(fork);
     return;
   }

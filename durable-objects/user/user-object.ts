@@ -80,6 +80,8 @@ export class UserObject extends DurableObject<Env> {
   /** When unflushed call state must be written, or null when there is none. */
   private flushAt: number | null = null;
   private alarmAt: number | null = null;
+  /** The last alarm found call state to write: keep the alarm on the grid (see `alarm`). */
+  private holdGrid = false;
   private readonly buckets = new Map<string, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** Sockets by connection id, looked up once per socket while this instance lives. */
@@ -175,6 +177,13 @@ export class UserObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    // A user whose calls changed since the last alarm is likely still busy: the alarm then
+    // stays on the user's housekeeping grid (the next instant) instead of going back to the
+    // next expiry, so the calls of the next few seconds find it already where their
+    // write-behind needs it and set none of their own. Every `setAlarm` is a storage
+    // write; this makes it one per grid instant for a busy user instead of one per call.
+    // The first alarm that finds nothing to write lets the grid go.
+    this.holdGrid = this.state !== null && this.state !== this.stored;
     this.flush();
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
@@ -337,9 +346,14 @@ export class UserObject extends DurableObject<Env> {
     await this.perform(effects, ctx.user);
   }
 
-  /** The core's next timer, or the pending flush if that comes first. */
+  /**
+   * The core's next timer, or the pending flush, or (while the grid is held) the user's
+   * next housekeeping instant, whichever comes first. Housekeeping alone sets no alarm
+   * (sip/engine `nextHousekeeping`): it rides on the next alarm set for another reason.
+   */
   private nextCoreDeadline(): number | null {
-    return earliest(this.state ? nextDeadline(this.state) : null, this.flushAt);
+    const hold = this.holdGrid && this.identity ? onGrid(this.identity.user, Date.now() + 1) : null;
+    return earliest(earliest(this.state ? nextDeadline(this.state) : null, this.flushAt), hold);
   }
 
   private async perform(effects: readonly Effect[], me: string): Promise<void> {

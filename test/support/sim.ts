@@ -58,6 +58,11 @@ export class Sim {
     this.run(due.map(([user]) => ({ user, input: { type: 'timer' } as Input })));
   }
 
+  /** A timer input to one user's object now, as an alarm set for another reason (write-behind) would give. */
+  timer(user: string): void {
+    this.run([{ user, input: { type: 'timer' } }]);
+  }
+
   take(conn: string): string[] {
     const frames = this.inbox.get(conn) ?? [];
     this.inbox.set(conn, []);

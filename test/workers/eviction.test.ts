@@ -40,8 +40,9 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   await dave!.sock.next('ACK');
 
   // Stay idle until workerd evicts the objects (10 s without events, the last being the
-  // alarm that writes the call state behind); the sockets stay up.
-  await new Promise((r) => setTimeout(r, WRITE_BEHIND_MS + 11_000));
+  // alarm after the one that writes the call state behind: it finds nothing to write and
+  // lets the grid go); the sockets stay up.
+  await new Promise((r) => setTimeout(r, 2 * WRITE_BEHIND_MS + 11_000));
   // RFC 5626 keepalives are answered by the runtime without running the object's code.
   const pinged = Date.now();
   for (const p of [alice!, bob!, carol!, dave!]) p.sock.send('\r\n\r\n');
@@ -66,7 +67,7 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   await carol!.sock.next('200 BYE');
 });
 
-it('writes registrations through, and call state behind on the alarm within WRITE_BEHIND_MS', async () => {
+it('writes registrations through, call state behind on the alarm within WRITE_BEHIND_MS, and holds the grid while busy', async () => {
   const t = await newTenant();
   for (const u of ['alice', 'bob']) await addUser(t, u);
   const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => Phone.connect(t, u)));
@@ -83,7 +84,8 @@ it('writes registrations through, and call state behind on the alarm within WRIT
   alice!.sock.send(invite.text);
   const atBob = await bob!.sock.next('INVITE');
   bob!.sock.send(bob!.ua.respond(atBob, 200, { toTag: 'b', body: webrtcSdp() }));
-  await alice!.sock.next('200 INVITE');
+  const lastOk = alice!.sock.next('200 INVITE');
+  await lastOk;
   // Not written yet: the flush is the alarm's, at most WRITE_BEHIND_MS away.
   expect(await rows('dialogs')).toEqual([]);
   const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
@@ -91,6 +93,28 @@ it('writes registrations through, and call state behind on the alarm within WRIT
   expect(alarm).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
   expect(await runDurableObjectAlarm(stub)).toBe(true);
   expect((await rows('dialogs')).map((d) => d.state)).toEqual(['confirmed']);
+
+  // That alarm wrote something, so it stays on the grid: the next instant, where a busy
+  // user's next call finds it and sets none of its own.
+  const getAlarm = () => runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+  const held = await getAlarm();
+  expect(held).toBeGreaterThan(Date.now() - 1000);
+  expect(held).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
+  // The call ends: its write is due at that same instant, so the alarm does not move.
+  const dialog = alice!.ua.dialogAsCaller(invite, await lastOk);
+  alice!.sock.send(alice!.ua.inDialog(dialog, 'ACK').text);
+  await bob!.sock.next('ACK');
+  alice!.sock.send(alice!.ua.inDialog(dialog, 'BYE').text);
+  const bye = await bob!.sock.next('BYE');
+  bob!.sock.send(bob!.ua.respond(bye, 200));
+  await alice!.sock.next('200 BYE');
+  expect(await getAlarm()).toBe(held);
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  expect((await rows('dialogs')).map((d) => d.state)).toEqual(['ended']);
+  // The next alarm finds nothing to write and lets the grid go: forgetting the ended call
+  // is housekeeping and sets no alarm, so the next one is the binding's expiry.
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  expect(await getAlarm()).toBeGreaterThan(Date.now() + 60_000);
 });
 
 it('a socket whose close never ran loses its bindings when the object next wakes', async () => {
