@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { nextDeadline, step } from '../../sip/engine.js';
+import { onGrid } from '../../sip/timers.js';
 import { DEFAULT_LIMITS, type Input, type TenantPolicy } from '../../sip/context.js';
 import { computeHa1 } from '../../sip/digest.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
@@ -24,6 +25,8 @@ const CREDENTIALS = { ha1Md5: computeHa1('MD5', 'u', DOMAIN, 'pw'), ha1Sha256: n
 const states = new Map<string, UserState>();
 const inbox = new Map<string, string[]>();
 const connUser = new Map<string, string>();
+/** The adapter's alarm, modelled: write-behind on the user's grid, held while busy (user-object.ts). */
+const alarms = new Map<string, { stored: UserState; flushAt: number | null; holdAt: number | null }>();
 
 function run(user: string, input: Input): void {
   const queue: Array<{ user: string; input: Input }> = [{ user, input }];
@@ -33,6 +36,9 @@ function run(user: string, input: Input): void {
     const t0 = performance.now();
     const r = step(states.get(u) ?? EMPTY_STATE, i, ctx as never);
     stepMs += performance.now() - t0;
+    const a = alarms.get(u) ?? { stored: EMPTY_STATE, flushAt: null, holdAt: null };
+    if (r.state !== a.stored && a.flushAt === null) a.flushAt = onGrid(u, now + 1);
+    alarms.set(u, a);
     states.set(u, r.state);
     for (const e of r.effects) {
       if (e.type === 'send') inbox.get(e.conn)?.push(e.text);
@@ -91,12 +97,21 @@ function call(p: (typeof pairs)[number]): void {
   if (!byeOk?.startsWith('SIP/2.0 200')) throw new Error(`call failed: ${byeOk}`);
 }
 
-/** The clock moves on; every object whose next deadline has passed gets its alarm. */
+/**
+ * The clock moves on; every object whose alarm is due gets it: its next deadline, its
+ * write-behind instant, or (held while it is busy) its next grid instant.
+ */
 function advance(ms: number): void {
   now += ms;
   for (const [user, state] of states) {
-    const due = nextDeadline(state);
-    if (due !== null && due <= now) run(user, { type: 'timer' });
+    const a = alarms.get(user)!;
+    const at = Math.min(nextDeadline(state) ?? Infinity, a.flushAt ?? Infinity, a.holdAt ?? Infinity);
+    if (at > now) continue;
+    a.holdAt = state !== a.stored ? onGrid(user, now + 1) : null;
+    a.flushAt = null;
+    run(user, { type: 'timer' });
+    a.stored = states.get(user)!;
+    a.flushAt = null;
   }
 }
 
