@@ -41,6 +41,7 @@ async function main() {
     const pop = new Population(target);
     await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
     const inspector = await connectInspector(inspectorPort);
+    let heapAtStart = null;
     await inspector.call('Profiler.enable');
     await inspector.call('Profiler.setSamplingInterval', { interval: 250 });
     const calls = await callLoad({
@@ -51,10 +52,14 @@ async function main() {
       windowMs: opts.seconds * 1000,
       maxCalls: 0,
       serverCpuMs: () => cpuMs(target.pids()),
-      onWindowStart: () => inspector.call('Profiler.start'),
+      onWindowStart: async () => {
+        heapAtStart = await inspector.call('Runtime.getHeapUsage');
+        await inspector.call('Profiler.start');
+      },
       cores: { generator: opts.generatorCore, server: opts.serverCore },
       log: console.log,
     });
+    const heapAtEnd = await inspector.call('Runtime.getHeapUsage');
     const { profile } = await inspector.call('Profiler.stop');
     inspector.close();
     await pop.closeAll();
@@ -62,7 +67,9 @@ async function main() {
     writeFileSync(file, JSON.stringify(profile));
     const summary = summarizeProfile(profile);
     console.log(`${name}: ${calls.setupsPerSecond} setups/s under the profiler, ${calls.serverCpuMsPerCall} ms server CPU per call`);
-    console.log(`isolate busy ${summary.busyMs} ms in the window; profile written to ${file}\n`);
+    console.log(`isolate busy ${summary.busyMs} ms in the window; profile written to ${file}`);
+    const mib = (h) => (h.usedSize / 1048576).toFixed(1);
+    console.log(`isolate heap used (live and not yet collected): ${mib(heapAtStart)} MiB at the window's start, ${mib(heapAtEnd)} MiB at its end\n`);
     console.log('inclusive time (% of the isolate\'s busy samples):');
     for (const f of summary.inclusive) console.log(`  ${String(f.totalPct).padStart(5)} %  ${f.fn}`);
     console.log('\nself time:');

@@ -142,6 +142,39 @@ export function formatParams(params: Params): string {
 }
 
 /**
+ * A copy of `s` that shares no memory with the text it was cut from. V8 makes a substring
+ * of 13 or more characters a view on its parent (a "sliced string"), and a concatenation
+ * a pair of pointers to its parts: a Call-ID cut from an INVITE keeps the whole INVITE,
+ * SDP and all, alive for as long as anything holds the Call-ID. Records the state keeps
+ * for seconds or hours (dialogs, forks, bindings) own their strings (step.ts). Shorter
+ * strings are always copies already. On any engine the result equals `s`.
+ */
+export function own(s: string): string {
+  // Slicing a concatenation flattens it into a new string first: the result is a view on
+  // that private copy (one character longer), not on the message.
+  return s.length < 13 ? s : (s + ' ').slice(0, -1);
+}
+
+/**
+ * A copy of the flat record `next` whose string fields are owned (`own`). Where `prev`
+ * (the record `next` replaces) holds an equal string in the same field, that one is
+ * reused, already owned, so an update copies only what changed. Fields holding arrays or
+ * objects are left as they are.
+ */
+export function ownFields<T extends object>(next: T, prev?: T): T {
+  const out = { ...next } as Record<string, unknown>;
+  const before = prev as Record<string, unknown> | undefined;
+  for (const k in out) {
+    const v = out[k];
+    if (typeof v === 'string' && v.length >= 13) {
+      const p = before?.[k];
+      out[k] = p === v ? p : own(v);
+    }
+  }
+  return out as T;
+}
+
+/**
  * Memoises a pure parser of header text. The same values come back again and again: a
  * call's From, To and Contact appear in every message of its dialog, a UA's Via in every
  * response to its request, and each message is read by two users' objects. Parsed values

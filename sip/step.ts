@@ -5,6 +5,7 @@
  */
 import type { Effect, StepContext, StepResult } from './context.js';
 import { field, type HeaderField, type SipMessage, type SipRequest } from './message.js';
+import { ownFields, own } from './grammar.js';
 import { createResponse, type ResponseOptions } from './response.js';
 import { serialize } from './serializer.js';
 import type { MediaSummary } from './sdp.js';
@@ -44,8 +45,14 @@ export class Step {
     else this.send(target.conn, msg);
   }
 
+  /*
+   * Records put into the state own their strings (grammar.ts `own`): they outlive the
+   * message they were built from by seconds to hours, and must not keep it alive.
+   */
+
   putBinding(b: Binding): void {
-    this.state = { ...this.state, bindings: [...this.state.bindings.filter((x) => x.id !== b.id), b] };
+    const owned = ownFields(b, this.state.bindings.find((x) => x.id === b.id));
+    this.state = { ...this.state, bindings: [...this.state.bindings.filter((x) => x.id !== b.id), owned] };
   }
 
   removeBindings(pred: (b: Binding) => boolean): Binding[] {
@@ -57,7 +64,8 @@ export class Step {
   putFork(f: Fork): void {
     const forks = this.state.forks;
     const idx = forks.findIndex((x) => x.id === f.id && x.method === f.method);
-    this.state = { ...this.state, forks: idx < 0 ? [...forks, f] : forks.map((x, i) => (i === idx ? f : x)) };
+    const owned = ownFork(f, forks[idx]);
+    this.state = { ...this.state, forks: idx < 0 ? [...forks, owned] : forks.map((x, i) => (i === idx ? owned : x)) };
   }
 
   removeFork(f: Fork): void {
@@ -71,7 +79,8 @@ export class Step {
   putDialog(d: Dialog): void {
     const dialogs = this.state.dialogs;
     const idx = dialogs.findIndex((x) => x.id === d.id);
-    this.state = { ...this.state, dialogs: idx < 0 ? [...dialogs, d] : dialogs.map((x, i) => (i === idx ? d : x)) };
+    const owned = d === dialogs[idx] ? d : ownFields(d, dialogs[idx]);
+    this.state = { ...this.state, dialogs: idx < 0 ? [...dialogs, owned] : dialogs.map((x, i) => (i === idx ? owned : x)) };
   }
 
   /** Drops a dialog from the live set. The adapter keeps its row as call history. */
@@ -80,12 +89,29 @@ export class Step {
   }
 
   putNonces(nonces: readonly NonceUse[]): void {
-    this.state = { ...this.state, nonces };
+    const before = new Map(this.state.nonces.map((n) => [n.nonce, n]));
+    this.state = { ...this.state, nonces: nonces.map((n) => (before.get(n.nonce) === n ? n : ownFields(n, before.get(n.nonce)))) };
   }
 
   result(): StepResult {
     return { state: this.state, effects: this.effects };
   }
+}
+
+/** A fork with its strings owned: the request's headers once, each branch when it changes. */
+function ownFork(f: Fork, prev: Fork | undefined): Fork {
+  if (f === prev) return f;
+  const out = ownFields(f, prev);
+  const base = prev && sameValues(f.base, prev.base) ? prev.base : f.base.map((h) => ({ name: h.name, key: h.key, value: own(h.value) }));
+  const branches = f.branches.map((b, i) => {
+    const p = prev?.branches[i];
+    return b === p ? b : ownFields(b, p && p.id === b.id ? p : undefined);
+  });
+  return { ...out, base, branches };
+}
+
+function sameValues(a: readonly HeaderField[], b: readonly HeaderField[]): boolean {
+  return a === b || (a.length === b.length && a.every((h, i) => h.value === b[i]!.value && h.name === b[i]!.name));
 }
 
 export function warningHeader(domain: string, code: number, text: string): HeaderField {
