@@ -11,8 +11,17 @@ import { dialogId, type Dialog, type Direction } from './state.js';
 import type { Step } from './step.js';
 import { onGrid } from './timers.js';
 
-/** How long an ended dialog stays in memory to absorb stragglers (64*T1, §17.1.1.2). */
-export const LINGER_MS = 32_000;
+/**
+ * How long an ended dialog or a fork that has sent its final answer stays in memory, to
+ * absorb stragglers: a 2xx that raced a CANCEL, the 487s of cancelled branches, a BYE
+ * crossing a BYE. Every hop here is a WebSocket, a reliable transport, for which RFC 3261
+ * sets Timers J and K (§17.2.2, §17.1.2.2) to zero: nothing is retransmitted, and a
+ * straggler is only a message already in flight. 5 s covers that with room, as
+ * Kamailio's `tm` wait timer does by default. (64*T1, 32 s, is what an unreliable
+ * transport would need.) Records kept longer only cost memory, and garbage-collection
+ * time with it.
+ */
+export const LINGER_MS = 5_000;
 
 /** When a record that has ended leaves memory: LINGER_MS on, at the user's next housekeeping instant. */
 export function lingerUntil(s: Step): number {
