@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { own, ownFields } from '../../sip/grammar.js';
 import { parseMessage } from '../../sip/parser.js';
-import { Sim, DOMAIN } from '../support/sim.js';
-import { TestUA, webrtcSdp } from '../support/ua.js';
+import { registeredPair } from '../support/sim.js';
+import { webrtcSdp } from '../support/ua.js';
 
 describe('records own their strings', () => {
   it('own() returns an equal string, for any text', () => {
@@ -27,17 +27,7 @@ describe('records own their strings', () => {
   });
 
   it('what a call leaves in the state is equal to what the messages said', () => {
-    const sim = new Sim();
-    sim.addUser('alice');
-    sim.addUser('bob');
-    const alice = new TestUA('alice', DOMAIN);
-    const bob = new TestUA('bob', DOMAIN);
-    const a = sim.connect('alice');
-    const b = sim.connect('bob');
-    sim.send(a, alice.register().text);
-    sim.send(b, bob.register().text);
-    sim.take(a);
-    sim.take(b);
+    const { sim, alice, a, b } = registeredPair();
     const invite = alice.invite('bob', { body: webrtcSdp() });
     sim.send(a, invite.text);
     const [atBob] = sim.take(b);

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
 import { LINGER_MS } from '../../sip/dialogs.js';
 import { nextDeadline, nextHousekeeping } from '../../sip/engine.js';
-import { Sim, DOMAIN } from '../support/sim.js';
-import { TestUA, statusOf, methodOf } from '../support/ua.js';
+import { registeredPair } from '../support/sim.js';
+import { methodOf } from '../support/ua.js';
 
 describe('the housekeeping grid', () => {
   it('gives the first instant of the user’s grid at or after the time asked', () => {
@@ -27,17 +27,7 @@ describe('the housekeeping grid', () => {
   });
 
   it('puts the forgetting of calls that ended at different moments on one instant, without an alarm of its own', () => {
-    const sim = new Sim();
-    sim.addUser('alice');
-    sim.addUser('bob');
-    const alice = new TestUA('alice', DOMAIN);
-    const bob = new TestUA('bob', DOMAIN);
-    const a = sim.connect('alice');
-    const b = sim.connect('bob');
-    for (const [conn, ua] of [[a, alice], [b, bob]] as const) {
-      sim.send(conn, ua.register().text);
-      expect(statusOf(sim.take(conn)[0]!)).toBe(200);
-    }
+    const { sim, alice, bob, a, b } = registeredPair();
     // Start just after one of bob's grid instants, so two calls 1 s apart share the next.
     const start = onGrid('bob', sim.now + LINGER_MS) - LINGER_MS + 1;
     sim.advance(start - sim.now);

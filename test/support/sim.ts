@@ -7,6 +7,7 @@ import { step, nextDeadline } from '../../sip/engine.js';
 import { DEFAULT_LIMITS, type Credentials, type Input, type SocketAuth, type TenantPolicy } from '../../sip/context.js';
 import { computeHa1 } from '../../sip/digest.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
+import { TestUA } from './ua.js';
 
 export const DOMAIN = 'acme.test';
 
@@ -95,4 +96,20 @@ export class Sim {
       }
     }
   }
+}
+
+/** A Sim with alice and bob, each with one socket that has registered: ready to call. */
+export function registeredPair(): { sim: Sim; alice: TestUA; bob: TestUA; a: string; b: string } {
+  const sim = new Sim();
+  const alice = new TestUA('alice', DOMAIN);
+  const bob = new TestUA('bob', DOMAIN);
+  const [a, b] = [alice, bob].map((ua) => {
+    sim.addUser(ua.user);
+    const conn = sim.connect(ua.user);
+    sim.send(conn, ua.register().text);
+    const [answer] = sim.take(conn);
+    if (!answer?.startsWith('SIP/2.0 200')) throw new Error(`${ua.user} did not register: ${answer}`);
+    return conn;
+  }) as [string, string];
+  return { sim, alice, bob, a, b };
 }
