@@ -51,7 +51,8 @@ export class Step {
    */
 
   putBinding(b: Binding): void {
-    const owned = ownFields(b, this.state.bindings.find((x) => x.id === b.id));
+    const prev = this.state.bindings.find((x) => x.id === b.id);
+    const owned = b === prev ? b : ownFields(b, prev);
     this.state = { ...this.state, bindings: [...this.state.bindings.filter((x) => x.id !== b.id), owned] };
   }
 
