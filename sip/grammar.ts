@@ -158,10 +158,11 @@ export function own(s: string): string {
 /**
  * A copy of the flat record `next` whose string fields are owned (`own`). Where `prev`
  * (the record `next` replaces) holds an equal string in the same field, that one is
- * reused, already owned, so an update copies only what changed. Fields holding arrays or
- * objects are left as they are.
+ * reused, already owned, so an update copies only what changed; `prev` itself comes back
+ * unchanged. Fields holding arrays or objects are left as they are.
  */
 export function ownFields<T extends object>(next: T, prev?: T): T {
+  if (next === prev) return next;
   const out = { ...next } as Record<string, unknown>;
   const before = prev as Record<string, unknown> | undefined;
   for (const k in out) {

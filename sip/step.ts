@@ -51,8 +51,7 @@ export class Step {
    */
 
   putBinding(b: Binding): void {
-    const prev = this.state.bindings.find((x) => x.id === b.id);
-    const owned = b === prev ? b : ownFields(b, prev);
+    const owned = ownFields(b, this.state.bindings.find((x) => x.id === b.id));
     this.state = { ...this.state, bindings: [...this.state.bindings.filter((x) => x.id !== b.id), owned] };
   }
 
@@ -80,7 +79,7 @@ export class Step {
   putDialog(d: Dialog): void {
     const dialogs = this.state.dialogs;
     const idx = dialogs.findIndex((x) => x.id === d.id);
-    const owned = d === dialogs[idx] ? d : ownFields(d, dialogs[idx]);
+    const owned = ownFields(d, dialogs[idx]);
     this.state = { ...this.state, dialogs: idx < 0 ? [...dialogs, owned] : dialogs.map((x, i) => (i === idx ? owned : x)) };
   }
 
@@ -91,7 +90,7 @@ export class Step {
 
   putNonces(nonces: readonly NonceUse[]): void {
     const before = new Map(this.state.nonces.map((n) => [n.nonce, n]));
-    this.state = { ...this.state, nonces: nonces.map((n) => (before.get(n.nonce) === n ? n : ownFields(n, before.get(n.nonce)))) };
+    this.state = { ...this.state, nonces: nonces.map((n) => ownFields(n, before.get(n.nonce))) };
   }
 
   result(): StepResult {
@@ -106,7 +105,7 @@ function ownFork(f: Fork, prev: Fork | undefined): Fork {
   const base = prev && sameValues(f.base, prev.base) ? prev.base : f.base.map((h) => ({ name: h.name, key: h.key, value: own(h.value) }));
   const branches = f.branches.map((b, i) => {
     const p = prev?.branches[i];
-    return b === p ? b : ownFields(b, p && p.id === b.id ? p : undefined);
+    return ownFields(b, p && p.id === b.id ? p : undefined);
   });
   return { ...out, base, branches };
 }

@@ -108,7 +108,6 @@ function advance(ms: number): void {
     const at = Math.min(nextDeadline(state) ?? Infinity, a.flushAt ?? Infinity, a.holdAt ?? Infinity);
     if (at > now) continue;
     a.holdAt = state !== a.stored ? onGrid(user, now + 1) : null;
-    a.flushAt = null;
     run(user, { type: 'timer' });
     a.stored = states.get(user)!;
     a.flushAt = null;
