@@ -2,12 +2,14 @@
  * Bindings and configuration the Worker and the objects share (wrangler.toml, secrets,
  * `.dev.vars` locally).
  */
+import type { DirectoryObject } from './directory/directory-object.js';
 import type { TenantObject } from './tenant/tenant-object.js';
 import type { UserObject } from './user/user-object.js';
 
 export interface Env {
   readonly USERS: DurableObjectNamespace<UserObject>;
   readonly TENANTS: DurableObjectNamespace<TenantObject>;
+  readonly DIRECTORY: DurableObjectNamespace<DirectoryObject>;
   readonly ASSETS?: Fetcher;
   /** Workers rate-limiting binding for upgrades per client IP. */
   readonly UPGRADE_LIMITER?: RateLimit;
@@ -16,6 +18,8 @@ export interface Env {
   /** Workers rate-limiting binding for API calls per client IP; `API_RATE_LIMIT=off` disables it. */
   readonly API_LIMITER?: RateLimit;
   readonly API_RATE_LIMIT?: string;
+  /** Workers rate-limiting binding for logins per client IP: a budget of their own. */
+  readonly LOGIN_LIMITER?: RateLimit;
   /** Bearer token for the admin API (a Worker secret). */
   readonly ADMIN_TOKEN?: string;
   /** Seeds the demo tenant on first request; set only for local development. */

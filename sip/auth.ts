@@ -3,12 +3,24 @@
  * opened with a valid token, or that already passed a digest challenge, is bound to its
  * identity and is not challenged again.
  */
+import { checkGuard, recordFailure, recordSuccess } from './auth-guard.js';
 import type { ConnInfo } from './context.js';
 import { challenges, checkNonce, createNonce, nonceExpiry, parseDigestCredentials, verifyResponse } from './digest.js';
 import { field, header, type SipRequest } from './message.js';
+import type { NonceUse } from './state.js';
 import type { Step } from './step.js';
 
 export type AuthOutcome = 'authenticated' | 'answered';
+
+/**
+ * Nonce-count records kept per user (one per nonce answered in the last 5 minutes). Past
+ * it the oldest go; a nonce older than every record kept is then answered stale, so a
+ * forgotten nonce can never be replayed (RFC 7616 §3.4.5).
+ */
+export const MAX_NONCES = 64;
+
+/** The address a guess is counted against when the edge named none. */
+const UNKNOWN_SOURCE = 'unknown';
 
 export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutcome {
   if (conn.auth !== null) return 'authenticated';
@@ -17,14 +29,10 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
     s.reply(conn.id, req, 404, { reason: 'User Not Found' });
     return 'answered';
   }
-  if (!credentials.enabled) {
-    s.reply(conn.id, req, 403, { reason: 'User Disabled' });
-    return 'answered';
-  }
   const isRegister = req.method === 'REGISTER';
   const raw = header(req, isRegister ? 'authorization' : 'proxy-authorization') ?? header(req, isRegister ? 'proxy-authorization' : 'authorization');
   const challenge = (stale: boolean): AuthOutcome => {
-    const nonce = createNonce(nonceSecret, now);
+    const nonce = createNonce(nonceSecret, now, s.ctx.newId());
     const name = isRegister ? 'WWW-Authenticate' : 'Proxy-Authenticate';
     s.reply(conn.id, req, isRegister ? 401 : 407, { headers: challenges(policy.domain, nonce, stale).map((v) => field(name, v)) });
     return 'answered';
@@ -41,24 +49,43 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
     s.reply(conn.id, req, 403, { reason: 'Digest username does not match the socket user' });
     return 'answered';
   }
+  // A locked-out address is refused before its answer is looked at, right or wrong.
+  const source = conn.source ?? UNKNOWN_SOURCE;
+  const verdict = checkGuard(s.state.guard, source, now, policy);
+  if (verdict.locked) {
+    s.reply(conn.id, req, 503, { reason: 'Too Many Failed Attempts', headers: [field('Retry-After', String(verdict.retryAfterSeconds))] });
+    return 'answered';
+  }
   const nonceState = checkNonce(nonceSecret, creds.nonce, now);
   if (nonceState === 'invalid') return challenge(false);
   if (nonceState === 'stale') return challenge(true);
+  const live = s.state.nonces.filter((n) => n.expiresAt > now);
+  const used = live.find((n) => n.nonce === creds.nonce);
+  if (!used && live.length >= MAX_NONCES && nonceExpiry(creds.nonce) < Math.min(...live.map((n) => n.expiresAt))) return challenge(true);
   // qop=auth is what we offer; without it a nonce count cannot protect against replay.
   if (creds.qop !== 'auth') return challenge(false);
+  // A disabled user, or one without a password, is answered exactly as a wrong password
+  // is: nothing an unauthenticated client sees tells them apart (no password oracle).
   const ha1 = creds.algorithm === 'MD5' ? credentials.ha1Md5 : credentials.ha1Sha256;
-  if (ha1 === null) {
-    s.reply(conn.id, req, 403, { reason: 'No password set for this user; connect with a token' });
-    return 'answered';
+  if (!credentials.enabled || ha1 === null || !verifyResponse(creds, req.method, ha1)) {
+    s.putGuard(recordFailure(s.state.guard, source, now, policy));
+    return challenge(false);
   }
-  if (!verifyResponse(creds, req.method, ha1)) return challenge(false);
 
   // RFC 7616 §3.4.5: the nonce count must grow for each use of a nonce.
   const nc = parseInt(creds.nc!, 16);
-  const live = s.state.nonces.filter((n) => n.expiresAt > now);
-  const used = live.find((n) => n.nonce === creds.nonce);
   if (used && nc <= used.nc) return challenge(false);
-  s.putNonces([...live.filter((n) => n.nonce !== creds.nonce), { nonce: creds.nonce, nc, expiresAt: nonceExpiry(creds.nonce) }]);
+  if (conn.mayAuthenticate === false) {
+    s.reply(conn.id, req, 403, { reason: 'Too Many Sockets', headers: [field('Warning', `399 ${policy.domain} "at most ${policy.maxSockets} signed-in sockets per user"`)] });
+    return 'answered';
+  }
+  s.putNonces(boundedNonces([...live.filter((n) => n.nonce !== creds.nonce), { nonce: creds.nonce, nc, expiresAt: nonceExpiry(creds.nonce) }]));
+  s.putGuard(recordSuccess(s.state.guard, source, now));
   s.effects.push({ type: 'authenticate', conn: conn.id });
   return 'authenticated';
+}
+
+function boundedNonces(list: NonceUse[]): NonceUse[] {
+  if (list.length <= MAX_NONCES) return list;
+  return [...list].sort((a, b) => b.expiresAt - a.expiresAt).slice(0, MAX_NONCES);
 }

@@ -20,6 +20,17 @@ export interface TenantPolicy {
   /** Token bucket per socket: sustained rate and burst. */
   readonly messagesPerSecond: number;
   readonly messageBurst: number;
+  /** Live dialogs (calls and subscriptions) per user; past it a new one is refused. */
+  readonly maxCalls: number;
+  /** Live forks (incoming requests being delivered) per user; past it, 486. */
+  readonly maxForks: number;
+  /** Sockets that have not authenticated yet, per user, and per user and client address. */
+  readonly maxPendingSockets: number;
+  readonly maxPendingSocketsPerAddress: number;
+  /** Failed digest answers from one address before it is locked out (auth/throttle.ts). */
+  readonly authFailuresPerSource: number;
+  /** Failed digest answers for the user, from anywhere, before unknown addresses are locked out. */
+  readonly authFailuresPerUser: number;
 }
 
 export const DEFAULT_LIMITS = {
@@ -29,7 +40,18 @@ export const DEFAULT_LIMITS = {
   videoAllowed: true,
   messagesPerSecond: 20,
   messageBurst: 50,
+  maxCalls: 32,
+  maxForks: 32,
+  maxPendingSockets: 16,
+  maxPendingSocketsPerAddress: 3,
+  authFailuresPerSource: 5,
+  authFailuresPerUser: 50,
 } as const;
+
+/** A policy stored before some limit existed gets that limit's default. */
+export function withDefaultLimits(policy: TenantPolicy): TenantPolicy {
+  return { ...DEFAULT_LIMITS, ...policy };
+}
 
 /** HA1 digests only; passwords are never stored (RFC 7616 §3.4.2). */
 export interface Credentials {
@@ -46,6 +68,8 @@ export interface StepContext {
   readonly credentials: Credentials | null;
   /** Secret for stateless nonces (digest.ts). */
   readonly nonceSecret: string;
+  /** The user's name in the tenant's directory, asserted toward callees (RFC 3325). */
+  readonly displayName?: string | null;
   /** A fresh random token (tags, branches); injected so the core has no entropy source. */
   readonly newId: () => string;
 }
@@ -57,6 +81,10 @@ export interface ConnInfo {
   readonly id: string;
   readonly auth: SocketAuth;
   readonly userAgent?: string | null;
+  /** The client's address as the edge saw it (CF-Connecting-IP), for throttling guesses. */
+  readonly source?: string;
+  /** False when the user already has as many authenticated sockets as it may: digest is refused. */
+  readonly mayAuthenticate?: boolean;
 }
 
 export type Input =

@@ -6,7 +6,7 @@
 import { callId, contacts, cseq, fromTag, toTag } from './headers.js';
 import { header, type SipMessage, type SipRequest } from './message.js';
 import { makeBranch, ourViaValue } from './hops.js';
-import { buildRequest, reasonHeader } from './requests.js';
+import { buildRequest, nextCseq, reasonHeader } from './requests.js';
 import { dialogId, type Dialog, type Direction } from './state.js';
 import type { Step } from './step.js';
 import { onGrid } from './timers.js';
@@ -157,7 +157,7 @@ function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: 
 
 /** The user's socket in a confirmed dialog is gone: BYE the peer on its behalf. */
 export function byeOnBehalf(s: Step, d: Dialog): void {
-  const seq = (d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0)) + 1;
+  const seq = nextCseq(d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0));
   requestOnBehalf(s, d, 'BYE', seq, [480, 'Connection lost']);
   endDialog(s, d, 'connection-lost');
 }
@@ -168,7 +168,7 @@ export function byeOnBehalf(s: Step, d: Dialog): void {
  */
 export function ackAndByeOnBehalf(s: Step, d: Dialog): void {
   requestOnBehalf(s, d, 'ACK', d.callerCseq, [487, 'Caller gone']);
-  requestOnBehalf(s, d, 'BYE', d.callerCseq + 1, [487, 'Caller connection lost']);
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.callerCseq), [487, 'Caller connection lost']);
 }
 
 /** The caller's socket is gone before an answer: CANCEL the forwarded INVITE (§9.1). */

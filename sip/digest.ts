@@ -103,31 +103,41 @@ export function verifyResponse(creds: DigestCredentials, method: string, ha1: st
 }
 
 /**
- * Stateless nonce: the issue time and an HMAC over it, so any instance holding the secret
- * can check it without storing it (RFC 7616 §3.3 leaves the format to the server).
+ * Stateless nonce: issue time, a salt of its own, and an HMAC over both, so any instance
+ * holding the secret can check it without storing it (RFC 7616 §3.3 leaves the format to
+ * the server). The salt makes every challenge's nonce its own: two devices challenged in
+ * the same second must not share one, or the second's `nc=00000001` would be taken for a
+ * replay of the first's (§3.4.5).
  */
-export function createNonce(secret: string, now: number): string {
+export function createNonce(secret: string, now: number, salt: string): string {
   const ts = Math.floor(now / 1000).toString(36);
-  return `${ts}.${toBase64Url(hmacSha256(secret, `nonce:${ts}`)).slice(0, 22)}`;
+  return `${ts}.${salt}.${nonceMac(secret, ts, salt)}`;
+}
+
+function nonceMac(secret: string, ts: string, salt: string): string {
+  return toBase64Url(hmacSha256(secret, `nonce:${ts}:${salt}`)).slice(0, 22);
 }
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
 
+const NONCE_RE = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{22})$/;
+
 export function checkNonce(secret: string, nonce: string, now: number): NonceCheck {
-  const dot = nonce.indexOf('.');
-  if (dot <= 0) return 'invalid';
-  const ts = nonce.slice(0, dot);
-  if (!/^[0-9a-z]{1,12}$/.test(ts)) return 'invalid';
-  const mac = toBase64Url(hmacSha256(secret, `nonce:${ts}`)).slice(0, 22);
-  if (!timingSafeEqual(mac, nonce.slice(dot + 1))) return 'invalid';
-  const issued = parseInt(ts, 36) * 1000;
+  const m = NONCE_RE.exec(nonce);
+  if (!m) return 'invalid';
+  if (!timingSafeEqual(nonceMac(secret, m[1]!, m[2]!), m[3]!)) return 'invalid';
+  const issued = nonceIssuedAt(nonce);
   if (issued > now + 60_000) return 'invalid';
   return now - issued > NONCE_LIFETIME_MS ? 'stale' : 'valid';
 }
 
+export function nonceIssuedAt(nonce: string): number {
+  return parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000;
+}
+
 /** Expiry time of a valid nonce, for pruning the nonce-count records. */
 export function nonceExpiry(nonce: string): number {
-  return parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000 + NONCE_LIFETIME_MS;
+  return nonceIssuedAt(nonce) + NONCE_LIFETIME_MS;
 }
 
 /**

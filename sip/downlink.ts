@@ -4,14 +4,20 @@
  * dialog; CANCEL cancels the fork (RFC 3261 §16.10).
  */
 import { dialogForPeerRequest, noteInDialogRequest } from './dialogs.js';
-import { CANCEL_GUARD_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
+import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
+import { dialogKind } from './dialogs.js';
+import { liveDialogs, liveForks } from './bounds.js';
 import { getParam } from './grammar.js';
 import { callId, integerHeader, toTag, topVia } from './headers.js';
 import { derivedBranch, ourViaValue } from './hops.js';
 import { field, prependHeaders, setHeader, type SipRequest } from './message.js';
 import { isSipUri, parseUri } from './uri.js';
 import type { MediaSummary } from './sdp.js';
+import type { Binding } from './state.js';
 import type { Step } from './step.js';
+
+/** A re-INVITE may wait on its user for up to Timer C (§16.6 step 11: more than 3 minutes). */
+export const INVITE_TRANSACTION_MS = 180_000;
 
 export function onPeerRequest(s: Step, peer: string, req: SipRequest, media: MediaSummary | null = null): void {
   const incomingBranch = topVia(req)?.branch ?? '';
@@ -51,15 +57,39 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
     }
     return;
   }
+  // §21.4.24: a user who already has as many requests in delivery or calls as its object
+  // may keep is busy; the request is refused before it makes a record.
+  if (liveForks(s.state) >= s.ctx.policy.maxForks || (dialogKind(req.method) && liveDialogs(s.state) >= s.ctx.policy.maxCalls)) {
+    rejectRelayed(s, req, peer, 486, { reason: 'Busy Here' });
+    return;
+  }
   // RFC 5627 §5.1: a GRUU reaches only the instance it names.
   const uri = parseUri(req.uri);
   const gr = uri && isSipUri(uri) ? getParam(uri.params, 'gr') : undefined;
-  const targets = s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === `<${gr}>`));
+  const targets = oneFlowPerInstance(s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === `<${gr}>`)));
   if (targets.length === 0) {
     rejectRelayed(s, req, peer, 480, { reason: 'Temporarily Unavailable' });
     return;
   }
   startFork(s, setHeader(req, 'Max-Forwards', String(mf - 1)), peer, targets, incomingBranch, media);
+}
+
+/**
+ * RFC 5626 §7: one target per AOR and instance at a time. A device with several flows
+ * (reg-ids) is reached on the one it registered most recently.
+ */
+export function oneFlowPerInstance(bindings: readonly Binding[]): Binding[] {
+  const byInstance = new Map<string, Binding>();
+  const out: Binding[] = [];
+  for (const b of bindings) {
+    if (b.instance === null) {
+      out.push(b);
+      continue;
+    }
+    const prev = byInstance.get(b.instance);
+    if (!prev || b.registeredAt > prev.registeredAt || (b.registeredAt === prev.registeredAt && b.expiresAt >= prev.expiresAt)) byInstance.set(b.instance, b);
+  }
+  return [...out, ...byInstance.values()];
 }
 
 function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: string, mf: number): void {
@@ -73,6 +103,8 @@ function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: 
   noteInDialogRequest(s, d, req, false);
   const branch = derivedBranch('r', incomingBranch, callId(req), conn, s.ctx.user);
   const fwd = prependHeaders(setHeader(req, 'Max-Forwards', String(mf - 1)), [field('Via', ourViaValue(s.ctx.policy.domain, branch))]);
+  // ACK has no response (§17.1.1.3); anything else waits for one from this socket only.
+  if (req.method !== 'ACK') s.expectResponse({ branch, conn, expiresAt: s.ctx.now + (req.method === 'INVITE' ? INVITE_TRANSACTION_MS : NON_INVITE_TIMEOUT_MS) });
   s.send(conn, fwd);
 }
 

@@ -3,6 +3,7 @@
  * effects to carry out. `nextDeadline(state)` tells the adapter when to set its alarm.
  */
 import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
+import { trimLingering } from './bounds.js';
 import { byeOnBehalf, cancelOnBehalf, endDialog } from './dialogs.js';
 import { onPeerRequest } from './downlink.js';
 import { expireFork, failBranch, forkIsSettled } from './fork.js';
@@ -38,6 +39,7 @@ export function step(state: UserState, input: Input, ctx: StepContext): StepResu
       onTimer(s);
       break;
   }
+  s.state = trimLingering(s.state, ctx.policy);
   return s.result();
 }
 
@@ -52,8 +54,10 @@ function onSocketMessage(s: Step, conn: ConnInfo, text: string): void {
     }
     return;
   }
-  if (r.message.kind === 'response') onSocketResponse(s, r.message);
-  else onSocketRequest(s, conn, r.message);
+  if (r.message.kind === 'response') {
+    // A socket that has not authenticated has been asked nothing: it has nothing to answer.
+    if (conn.auth !== null) onSocketResponse(s, conn.id, r.message);
+  } else onSocketRequest(s, conn, r.message);
 }
 
 /**

@@ -7,7 +7,7 @@ import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
 import { cseq, fromTag, toTag } from './headers.js';
 import { field, header, prependHeaders, type HeaderField, type SipRequest, type SipResponse } from './message.js';
 import { makeBranch, ourViaValue } from './hops.js';
-import { buildRequest, reasonHeader } from './requests.js';
+import { buildRequest, nextCseq, reasonHeader } from './requests.js';
 import { responseFromHeaders, type ResponseOptions } from './response.js';
 import { parseMessage } from './parser.js';
 import { serialize } from './serializer.js';
@@ -231,7 +231,7 @@ function ackAndBye(s: Step, fork: Fork, b: Branch, res: SipResponse): void {
       ...common,
       method: 'BYE',
       via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), b.conn, s.ctx.user)),
-      cseq: fork.cseq + 1,
+      cseq: nextCseq(fork.cseq),
       headers: [reasonHeader(488, 'Not a WebRTC session description')],
     }),
   );

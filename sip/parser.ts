@@ -6,11 +6,13 @@
  */
 import { isToken, utf8Length } from './grammar.js';
 import { contacts, cseq, from, integerHeader, isValidCallId, nameAddrs, to, vias } from './headers.js';
+import { MAX_CALL_ID, MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_HEADER_URI, MAX_MESSAGE_BYTES, MAX_REQUEST_URI, MAX_TAG } from './limits.js';
 import { canonicalName, field, header, headerLines, type HeaderField, type SipMessage, type SipRequest } from './message.js';
+import type { NameAddr } from './name-addr.js';
+import { tagOf } from './name-addr.js';
 import { parseUri } from './uri.js';
 
-/** RFC 7118 leaves the limit to the server; we answer 513 above 64 KiB (§21.5.12). */
-export const MAX_MESSAGE_BYTES = 64 * 1024;
+export { MAX_MESSAGE_BYTES } from './limits.js';
 
 export interface ParseFailure {
   readonly status: number;
@@ -54,6 +56,8 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
   let firstLine: string | null = null;
   let body = '';
   let pos = 0;
+  /** The first header line over MAX_HEADER_LINE; parsing goes on so the 513 can be addressed. */
+  let tooLong: string | null = null;
   while (pos < text.length) {
     const lf = text.indexOf('\n', pos);
     const stop = lf < 0 ? text.length : lf;
@@ -65,6 +69,7 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
       continue;
     }
     if (end === lineStart) {
+      if (!opts.trusted && pos > MAX_HEADER_SECTION) return fail(513, 'Header Section Too Large', headers);
       body = text.slice(pos);
       break;
     }
@@ -73,7 +78,9 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
       // Line folding (§7.3.1): a continuation line joins the previous header value.
       const prev = headers.pop();
       if (!prev) return fail(400, 'Malformed header folding', headers);
-      headers.push({ ...prev, value: `${prev.value} ${text.slice(lineStart, end).trim()}` });
+      const value = `${prev.value} ${text.slice(lineStart, end).trim()}`;
+      if (!opts.trusted && tooLong === null && prev.name.length + value.length + 2 > MAX_HEADER_LINE) tooLong = prev.name;
+      headers.push({ ...prev, value });
       continue;
     }
     const colon = text.indexOf(':', lineStart);
@@ -82,9 +89,12 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
     while (nameEnd > lineStart && (text.charCodeAt(nameEnd - 1) === 32 || text.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
     const name = text.slice(lineStart, nameEnd);
     if (!isToken(name)) return fail(400, `Malformed header name: ${clip(name)}`, headers);
+    if (!opts.trusted && tooLong === null && end - lineStart > MAX_HEADER_LINE) tooLong = name;
     headers.push(field(name, text.slice(colon + 1, end).trim()));
   }
   firstLine ??= '';
+  if (!opts.trusted && pos > MAX_HEADER_SECTION && body === '') return fail(513, 'Header Section Too Large', headers);
+  if (tooLong !== null) return fail(513, `Header Too Long: ${clip(tooLong)}`, headers, requestMethod(firstLine));
 
   let message: SipMessage;
   let method: string | null = null;
@@ -131,9 +141,15 @@ function validate(msg: SipMessage): Problem | null {
   const viaList = vias(msg);
   if (!viaList || viaList.length === 0) return { status: 400, reason: 'Malformed Via header' };
   // The views (headers.ts) keep what they parse: the core reads From and To again.
-  if (!from(msg)) return { status: 400, reason: 'Malformed From header' };
-  if (!to(msg)) return { status: 400, reason: 'Malformed To header' };
-  if (!isValidCallId(header(msg, 'call-id')!)) return { status: 400, reason: 'Malformed Call-ID header' };
+  const f = from(msg);
+  if (!f) return { status: 400, reason: 'Malformed From header' };
+  const t = to(msg);
+  if (!t) return { status: 400, reason: 'Malformed To header' };
+  const sized = oversized('From', f) ?? oversized('To', t);
+  if (sized) return sized;
+  const cid = header(msg, 'call-id')!;
+  if (!isValidCallId(cid)) return { status: 400, reason: 'Malformed Call-ID header' };
+  if (cid.length > MAX_CALL_ID) return { status: 400, reason: 'Call-ID Too Long' };
   const cs = cseq(msg);
   if (!cs) return { status: 400, reason: 'Malformed CSeq header' };
 
@@ -145,7 +161,11 @@ function validate(msg: SipMessage): Problem | null {
   }
   if (integerHeader(msg, 'max-forwards') === null) return { status: 400, reason: 'Malformed Max-Forwards header' };
   if (integerHeader(msg, 'expires') === null) return { status: 400, reason: 'Malformed Expires header' };
-  if (header(msg, 'contact') !== undefined && !contacts(msg)) return { status: 400, reason: 'Malformed Contact header' };
+  if (header(msg, 'contact') !== undefined) {
+    const list = contacts(msg);
+    if (!list) return { status: 400, reason: 'Malformed Contact header' };
+    if (list !== '*') for (const c of list) if (oversized('Contact', c)) return oversized('Contact', c);
+  }
   for (const name of ['route', 'record-route', 'path']) {
     if (header(msg, name) !== undefined && !nameAddrs(msg, name)) {
       return { status: 400, reason: `Malformed ${canonicalName(name)} header` };
@@ -158,12 +178,28 @@ function validate(msg: SipMessage): Problem | null {
 function validateRequest(req: SipRequest, cseqMethod: string): Problem | null {
   // §8.2.2.1 comes after the syntax checks: the method must match CSeq (§8.1.1.5).
   if (cseqMethod !== req.method) return { status: 400, reason: 'CSeq method does not match request method' };
+  if (req.uri.length > MAX_REQUEST_URI) return { status: 414, reason: 'Request-URI Too Long' };
   const uri = parseUri(req.uri);
   if (!uri) return { status: 400, reason: 'Malformed Request-URI' };
   if (uri.scheme !== 'sip' && uri.scheme !== 'sips' && uri.scheme !== 'tel') {
     return { status: 416, reason: 'Unsupported URI Scheme' };
   }
   return null;
+}
+
+/** The parts of a name-addr a record may keep, each within its bound (limits.ts). */
+function oversized(name: string, na: NameAddr): Problem | null {
+  if (na.displayName !== null && na.displayName.length > MAX_DISPLAY_NAME) return { status: 400, reason: `${name} Display Name Too Long` };
+  if (na.uriText.length > MAX_HEADER_URI) return { status: 400, reason: `${name} URI Too Long` };
+  const tag = tagOf(na);
+  if (tag !== null && tag.length > MAX_TAG) return { status: 400, reason: `${name} Tag Too Long` };
+  return null;
+}
+
+/** The method of a request line, for an answer to a request refused before it was read whole. */
+function requestMethod(firstLine: string): string | null {
+  const m = REQUEST_LINE_RE.exec(firstLine);
+  return m ? m[1]! : null;
 }
 
 /** Best-effort header recovery for answering a message we refuse to parse fully. */

@@ -6,6 +6,7 @@ import type { ConnInfo } from './context.js';
 import { getParam } from './grammar.js';
 import { callId, contacts, cseq, integerHeader, optionTags } from './headers.js';
 import { field, header, type HeaderField, type SipRequest } from './message.js';
+import { FLOW_TIMER_S } from './liveness.js';
 import type { NameAddr } from './name-addr.js';
 import type { Binding } from './state.js';
 import type { Step } from './step.js';
@@ -103,8 +104,10 @@ function bindingHeaders(s: Step, req: SipRequest, bindings: readonly Binding[]):
     }
     out.push(field('Contact', v));
   }
-  // RFC 5626 §6: a registrar that honoured reg-id says so with Require: outbound.
-  if (usedOutbound && supported.includes('outbound')) out.push(field('Require', 'outbound'));
+  // RFC 5626 §6: a registrar that honoured reg-id says so with Require: outbound, and
+  // (§5.4) names the keepalive interval it wants; a flow that stops its keepalives is
+  // probed and, silent, closed (sip/liveness.ts).
+  if (usedOutbound && supported.includes('outbound')) out.push(field('Require', 'outbound'), field('Flow-Timer', String(FLOW_TIMER_S)));
   out.push(field('Supported', SUPPORTED_TAGS.join(', ')));
   return out;
 }

@@ -34,6 +34,18 @@ export function buildRequest(p: RequestParts): SipRequest {
   };
 }
 
+/** RFC 3261 §8.1.1.5: a CSeq number is below 2^31. */
+export const MAX_CSEQ = 2 ** 31 - 1;
+
+/**
+ * The CSeq of the next request the service sends in a dialog on someone's behalf. A
+ * client that already used the largest number leaves no higher one: the request reuses
+ * it (the peer's dialog still ends on the BYE) rather than build a CSeq no parser accepts.
+ */
+export function nextCseq(seq: number): number {
+  return Math.min(seq + 1, MAX_CSEQ);
+}
+
 /** RFC 3326 Reason header saying why the service ended or cancelled something. */
 export function reasonHeader(cause: number, text: string): HeaderField {
   return field('Reason', `SIP;cause=${cause};text="${text}"`);

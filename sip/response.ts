@@ -21,6 +21,7 @@ export const REASONS: Record<number, string> = {
   408: 'Request Timeout',
   410: 'Gone',
   413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long',
   415: 'Unsupported Media Type',
   416: 'Unsupported URI Scheme',
   420: 'Bad Extension',

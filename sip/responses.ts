@@ -11,6 +11,7 @@ import { header, type SipResponse } from './message.js';
 import type { MediaSummary } from './sdp.js';
 import { dialogId } from './state.js';
 import { DEFAULT_SUBSCRIPTION_MS } from './dialogs.js';
+import { withoutIdentity } from './identity.js';
 import type { Step } from './step.js';
 
 /** Our own Via on top, for this user's object; anything else is not ours to route. */
@@ -21,20 +22,28 @@ function popOwnVia(s: Step, res: SipResponse): { hop: OurBranch; branch: string;
   return { hop, branch: via.branch!, rest: removeFirstValue(res, 'via') };
 }
 
-/** A response from one of this user's sockets. */
-export function onSocketResponse(s: Step, res: SipResponse): void {
+/**
+ * A response from one of this user's sockets. It is accepted only on the socket its
+ * request was sent to (our branch names it) and only for a transaction pending there:
+ * a fork's branch, or an in-dialog request relayed to it. Anything else would let one
+ * socket speak into another's transaction. Identity headers are the service's to assert
+ * (RFC 3325 §5), never a client's.
+ */
+export function onSocketResponse(s: Step, conn: string, res: SipResponse): void {
   const own = popOwnVia(s, res);
-  if (!own) return;
+  if (!own || own.hop.conn !== conn) return;
+  const rest = withoutIdentity(own.rest);
   if (own.hop.kind === 'f') {
     const found = findForkByBranch(s, own.branch);
     // Responses to our CANCELs and to requests of a finished fork are absorbed.
-    if (found && cseq(res)!.method === found.fork.method) onBranchResponse(s, found.fork, found.branch, own.rest);
+    if (found && found.branch.conn === conn && cseq(res)!.method === found.fork.method) onBranchResponse(s, found.fork, found.branch, rest);
     return;
   }
-  if (own.hop.kind !== 'r') return;
-  const next = topVia(own.rest);
+  if (own.hop.kind !== 'r' || !s.pendingTransaction(own.branch, conn)) return;
+  if (res.status >= 200) s.settleTransaction(own.branch);
+  const next = topVia(rest);
   const nextHop = next ? viaOwner(next) : null;
-  if (nextHop) s.relayResponse(nextHop.user, own.rest);
+  if (nextHop) s.relayResponse(nextHop.user, rest);
 }
 
 /** A response relayed back by the object we sent the request to. */

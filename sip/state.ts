@@ -3,6 +3,7 @@
  * mutates it: each step returns a new `UserState`, and the adapter persists the rows that
  * changed (durable-objects/user/store.ts).
  */
+import { EMPTY_GUARD, type AuthGuard } from './auth-guard.js';
 import type { HeaderField } from './message.js';
 import type { MediaSummary } from './sdp.js';
 
@@ -115,14 +116,30 @@ export interface NonceUse {
   readonly expiresAt: number;
 }
 
+/**
+ * A request relayed within a dialog to one of this user's sockets, waiting for its final
+ * response: only a response on that socket, to a transaction pending there, is accepted
+ * (RFC 3261 §17.2.3 matching, and a socket may answer only what it was asked). Held in
+ * memory: a transaction lives seconds, and an object is only evicted after 10 s idle.
+ */
+export interface PendingTransaction {
+  readonly branch: string;
+  readonly conn: string;
+  readonly expiresAt: number;
+}
+
 export interface UserState {
   readonly bindings: readonly Binding[];
   readonly forks: readonly Fork[];
   readonly dialogs: readonly Dialog[];
   readonly nonces: readonly NonceUse[];
+  /** Failed digest answers by address, and the addresses the user signed in from (auth-guard.ts). */
+  readonly guard: AuthGuard;
+  /** In memory only (the store neither loads nor writes it). */
+  readonly transactions: readonly PendingTransaction[];
 }
 
-export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], nonces: [] };
+export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], nonces: [], guard: EMPTY_GUARD, transactions: [] };
 
 export function dialogId(direction: Direction, callId: string, callerTag: string): string {
   return `${direction}:${callerTag}:${callId}`;

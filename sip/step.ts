@@ -3,13 +3,17 @@
  * effects being collected. It is local to a single call of `step`, so the core stays pure
  * from the outside.
  */
+import type { AuthGuard } from './auth-guard.js';
 import type { Effect, StepContext, StepResult } from './context.js';
 import { field, type HeaderField, type SipMessage, type SipRequest } from './message.js';
 import { ownFields, own } from './grammar.js';
 import { createResponse, type ResponseOptions } from './response.js';
 import { serialize } from './serializer.js';
 import type { MediaSummary } from './sdp.js';
-import type { Binding, Dialog, Fork, NonceUse, UserState } from './state.js';
+import type { Binding, Dialog, Fork, NonceUse, PendingTransaction, UserState } from './state.js';
+
+/** In-dialog requests awaiting a response from this user's sockets, at most. */
+export const MAX_PENDING_TRANSACTIONS = 64;
 
 export class Step {
   state: UserState;
@@ -91,6 +95,26 @@ export class Step {
   putNonces(nonces: readonly NonceUse[]): void {
     const before = new Map(this.state.nonces.map((n) => [n.nonce, n]));
     this.state = { ...this.state, nonces: nonces.map((n) => ownFields(n, before.get(n.nonce))) };
+  }
+
+  /** Notes a request sent to a socket whose response must come back on that socket (bounded). */
+  expectResponse(tx: PendingTransaction): void {
+    const now = this.ctx.now;
+    const kept = this.state.transactions.filter((t) => t.expiresAt > now && t.branch !== tx.branch);
+    this.state = { ...this.state, transactions: [...kept.slice(-(MAX_PENDING_TRANSACTIONS - 1)), tx] };
+  }
+
+  /** The pending transaction a socket's response answers, or undefined: then it is not accepted. */
+  pendingTransaction(branch: string, conn: string): PendingTransaction | undefined {
+    return this.state.transactions.find((t) => t.branch === branch && t.conn === conn && t.expiresAt > this.ctx.now);
+  }
+
+  settleTransaction(branch: string): void {
+    this.state = { ...this.state, transactions: this.state.transactions.filter((t) => t.branch !== branch) };
+  }
+
+  putGuard(guard: AuthGuard): void {
+    if (guard !== this.state.guard) this.state = { ...this.state, guard };
   }
 
   result(): StepResult {

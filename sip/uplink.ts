@@ -4,16 +4,17 @@
  * routes, SDP) and relayed to the object of the user it addresses (RFC 3261 §16).
  */
 import { authenticate } from './auth.js';
+import { liveDialogs } from './bounds.js';
 import type { ConnInfo } from './context.js';
 import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from './dialogs.js';
 import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from './headers.js';
 import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from './hops.js';
-import { isUserId } from './identity.js';
-import { field, header, prependHeaders, removeHeader, setHeader, type HeaderField, type SipRequest } from './message.js';
+import { assertedIdentity, isUserId, withoutIdentity } from './identity.js';
+import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from './message.js';
 import { buildRequest } from './requests.js';
 import { handleRegister, SUPPORTED_TAGS } from './registrar.js';
 import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
-import { addressedUser, parseUri } from './uri.js';
+import { addressedUser, isSipUri, parseUri } from './uri.js';
 import { warningHeader, type Step } from './step.js';
 import { dialogId } from './state.js';
 
@@ -21,7 +22,8 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, 
 /** Methods that only make sense inside a dialog (RFC 3261 §15, RFC 3262, RFC 3311, RFC 6086). */
 const IN_DIALOG_ONLY = new Set(['BYE', 'PRACK', 'UPDATE', 'INFO']);
 
-export function onSocketRequest(s: Step, conn: ConnInfo, req: SipRequest): void {
+export function onSocketRequest(s: Step, conn: ConnInfo, incoming: SipRequest): void {
+  const req = withoutIdentity(incoming);
   if (req.method === 'ACK') {
     onAck(s, conn, req);
     return;
@@ -50,9 +52,10 @@ export function onSocketRequest(s: Step, conn: ConnInfo, req: SipRequest): void 
     return;
   }
   if (authenticate(s, conn, req) !== 'authenticated') return;
-  // No caller-ID spoofing: an out-of-dialog request speaks for the socket's own user.
+  // No caller-ID spoofing: an out-of-dialog request speaks for the socket's own user, at
+  // the tenant's own domain (the display name is the user's to choose).
   const f = parseUri(nameAddrFrom(req));
-  if (!f || addressedUser(f) !== s.ctx.user) {
+  if (!f || !isSipUri(f) || addressedUser(f) !== s.ctx.user || f.host.toLowerCase() !== s.ctx.policy.domain.toLowerCase()) {
     s.reply(conn.id, req, 403, { reason: 'From does not match the authenticated user' });
     return;
   }
@@ -157,13 +160,21 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
       s.reply(conn.id, req, 400, { reason: 'Missing From tag' });
       return;
     }
+    // Each live dialog is a record this object keeps: a user's own calls are bounded.
+    if (liveDialogs(s.state) >= s.ctx.policy.maxCalls) {
+      s.reply(conn.id, req, 503, { reason: 'Too Many Calls In Progress', headers: [field('Retry-After', '5')] });
+      return;
+    }
     s.putDialog({ ...newDialog(s, req, 'out', target, conn.id, via.branch), offer: offer.summary });
   }
   // §16.2: an INVITE gets 100 Trying at once, before anything is forwarded.
   if (req.method === 'INVITE') s.reply(conn.id, req, 100);
   const added: HeaderField[] = [field('Via', via.value)];
   if (kind) added.push(field('Record-Route', recordRouteValue(s.ctx.policy.domain)));
-  s.relayRequest(target, prependHeaders(decrementHops(routed), added), offer.summary);
+  // RFC 3325 §9.1: toward the callee the service asserts who is calling.
+  const hopped = decrementHops(routed);
+  const asserted = withHeaders(hopped, [...hopped.headers, assertedIdentity(s.ctx.user, s.ctx.policy.domain, s.ctx.displayName)]);
+  s.relayRequest(target, prependHeaders(asserted, added), offer.summary);
 }
 
 function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {

@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 
 export { UserObject } from '../durable-objects/user/user-object.js';
 export { TenantObject } from '../durable-objects/tenant/tenant-object.js';
+export { DirectoryObject } from '../durable-objects/directory/directory-object.js';
 
 const app = createApp();
 

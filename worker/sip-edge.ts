@@ -9,13 +9,21 @@ import { jsonError } from '../durable-objects/shared/http.js';
 import { peekToken, verifyToken } from '../durable-objects/tenant/tokens.js';
 import { isTenantId, isUserId } from '../sip/identity.js';
 import type { EdgeCache } from './edge-cache.js';
+import { defaultDomain } from '../durable-objects/tenant/model.js';
+import { standInSocket } from './stand-in-socket.js';
 
 export function userObject(env: Env, tenant: string, user: string) {
   return env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
 }
 
+/**
+ * The client's address. Only `CF-Connecting-IP`, which Cloudflare's edge sets and no
+ * client can, names it; a client's `X-Forwarded-For` is its own claim and is never read.
+ * Locally `wrangler dev` sets it too; a request without it (a test calling the Worker
+ * directly) counts as one shared address, `unknown`.
+ */
 export function clientIp(req: Request): string {
-  return req.headers.get('CF-Connecting-IP') ?? req.headers.get('X-Forwarded-For')?.split(',')[0]?.trim() ?? '127.0.0.1';
+  return req.headers.get('CF-Connecting-IP') ?? 'unknown';
 }
 
 export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
@@ -38,17 +46,26 @@ export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
       if (!success) return jsonError(429, 'rate_limited', 'too many WebSocket upgrades from this address; retry shortly', { 'Retry-After': '60' });
     }
 
-    let auth: 'token' | null = null;
+    const ip = clientIp(req);
     const token = new URL(req.url).searchParams.get('token');
+    let generation: string | null = null;
     if (token !== null) {
       const claims = peekToken(token);
       if (!claims) return jsonError(401, 'invalid_token', 'the token is malformed');
       if (claims.t !== tenant || claims.u !== user) return jsonError(403, 'token_mismatch', 'the token was issued for another user');
       const view = await cache.get(c.env, tenant);
-      if (!view) return jsonError(404, 'not_found', 'no such tenant or user');
+      if (!view) return jsonError(401, 'invalid_token', 'the token signature is not valid');
       const check = await verifyToken(view.tokenSecrets, token, Math.floor(Date.now() / 1000));
       if (!check.ok) return jsonError(401, 'invalid_token', check.reason === 'expired' ? 'the token has expired' : 'the token signature is not valid');
-      auth = 'token';
+      // The user's object has the last word on the token's generation (revocation).
+      if (!(await cache.user(c.env, tenant, user)).exists) return jsonError(401, 'token_revoked', 'the token is no longer valid');
+      generation = claims.g ?? '';
+    } else {
+      // Until a socket has authenticated, a user who does not exist (or may not sign in)
+      // looks exactly like one who does: the same 101 and the same challenges, from a
+      // stand-in here in the Worker, so that no object is addressed or created for it.
+      const who = await cache.user(c.env, tenant, user);
+      if (!who.exists || !who.enabled) return standInSocket(tenant, user, (await cache.get(c.env, tenant))?.tenant.domain ?? defaultDomain(tenant));
     }
 
     // Only the Worker may say who the socket is: drop any such header from the client.
@@ -56,7 +73,11 @@ export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
     for (const [k, v] of req.headers) if (!k.toLowerCase().startsWith('x-switchboard-')) headers.set(k, v);
     headers.set('X-Switchboard-Tenant', tenant);
     headers.set('X-Switchboard-User', user);
-    if (auth) headers.set('X-Switchboard-Auth', auth);
+    headers.set('X-Switchboard-Client', ip);
+    if (generation !== null) {
+      headers.set('X-Switchboard-Auth', 'token');
+      headers.set('X-Switchboard-Token-Generation', generation);
+    }
     return userObject(c.env, tenant, user).fetch(new Request(req.url, { method: 'GET', headers }));
   });
 

@@ -28,4 +28,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)',
     ],
   },
+  {
+    version: 2,
+    name: 'token generations',
+    // A token names the generation of its user's tokens; a password change, disable,
+    // revoke or key rotation draws a new one, and a re-created user starts with its own.
+    sql: ["ALTER TABLE users ADD COLUMN token_gen TEXT NOT NULL DEFAULT ''", 'UPDATE users SET token_gen = lower(hex(randomblob(8)))'],
+  },
 ];

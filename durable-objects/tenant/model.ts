@@ -11,6 +11,12 @@ export interface TenantLimits {
   readonly videoAllowed: boolean;
   readonly messagesPerSecond: number;
   readonly messageBurst: number;
+  readonly maxCallsPerUser: number;
+  readonly maxPendingRequestsPerUser: number;
+  readonly maxUnauthenticatedSocketsPerUser: number;
+  readonly maxUnauthenticatedSocketsPerAddress: number;
+  readonly authFailuresPerAddress: number;
+  readonly authFailuresPerUser: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
@@ -21,6 +27,12 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   videoAllowed: DEFAULT_LIMITS.videoAllowed,
   messagesPerSecond: DEFAULT_LIMITS.messagesPerSecond,
   messageBurst: DEFAULT_LIMITS.messageBurst,
+  maxCallsPerUser: DEFAULT_LIMITS.maxCalls,
+  maxPendingRequestsPerUser: DEFAULT_LIMITS.maxForks,
+  maxUnauthenticatedSocketsPerUser: DEFAULT_LIMITS.maxPendingSockets,
+  maxUnauthenticatedSocketsPerAddress: DEFAULT_LIMITS.maxPendingSocketsPerAddress,
+  authFailuresPerAddress: DEFAULT_LIMITS.authFailuresPerSource,
+  authFailuresPerUser: DEFAULT_LIMITS.authFailuresPerUser,
 };
 
 export interface IceOverride {
@@ -62,5 +74,11 @@ export function policyOf(tenant: Tenant): TenantPolicy {
     videoAllowed: tenant.limits.videoAllowed,
     messagesPerSecond: tenant.limits.messagesPerSecond,
     messageBurst: tenant.limits.messageBurst,
+    maxCalls: tenant.limits.maxCallsPerUser,
+    maxForks: tenant.limits.maxPendingRequestsPerUser,
+    maxPendingSockets: tenant.limits.maxUnauthenticatedSocketsPerUser,
+    maxPendingSocketsPerAddress: tenant.limits.maxUnauthenticatedSocketsPerAddress,
+    authFailuresPerSource: tenant.limits.authFailuresPerAddress,
+    authFailuresPerUser: tenant.limits.authFailuresPerUser,
   };
 }

@@ -5,7 +5,9 @@
  * into the affected users' objects.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { EMPTY_GUARD, checkGuard, recordFailure, recordSuccess, type AuthGuard } from '../../sip/auth-guard.js';
 import { computeHa1 } from '../../sip/digest.js';
+import { directory } from '../directory/directory-object.js';
 import type { Env } from '../env.js';
 import { randomToken } from '../shared/http.js';
 import { migrate } from '../shared/migrations.js';
@@ -33,6 +35,7 @@ type UserRow = {
   enabled: number;
   ha1_md5: string | null;
   ha1_sha256: string | null;
+  token_gen: string;
   created_at: string;
   updated_at: string;
 };
@@ -66,8 +69,18 @@ export interface EdgeView {
 
 const PUSH_CONCURRENCY = 32;
 
+/** What the edge needs to know of one user before it hands a socket to the user's object. */
+export interface EdgeUser {
+  readonly exists: boolean;
+  readonly enabled: boolean;
+}
+
 export class TenantObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Management calls served by this instance (kept in memory: counting must not write). */
+  private calls = 0;
+  /** Failed logins by address and user (auth-guard.ts), in memory: lost only when the object is idle. */
+  private readonly loginGuards = new Map<string, AuthGuard>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -79,7 +92,12 @@ export class TenantObject extends DurableObject<Env> {
 
   async create(input: TenantInput): Promise<Outcome<{ tenant: Tenant; apiKey: string }>> {
     this.count();
-    if (this.row()) return fail(409, 'tenant_exists', `tenant ${input.id} already exists`);
+    const existing = this.row();
+    if (existing) {
+      // A tenant made before the directory existed registers there now.
+      await directory(this.env).add({ id: existing.id, domain: existing.domain });
+      return fail(409, 'tenant_exists', `tenant ${input.id} already exists`);
+    }
     const now = new Date().toISOString();
     const apiKey = newApiKey(input.id);
     const limits = { ...DEFAULT_TENANT_LIMITS, ...(input.limits ?? {}) };
@@ -94,6 +112,7 @@ export class TenantObject extends DurableObject<Env> {
       now,
       now,
     );
+    await directory(this.env).add({ id: input.id, domain: input.domain ?? defaultDomain(input.id) });
     return ok({ tenant: this.tenant()!, apiKey });
   }
 
@@ -147,6 +166,7 @@ export class TenantObject extends DurableObject<Env> {
       patch.ice !== undefined ? (patch.ice ? JSON.stringify(patch.ice) : null) : row.ice,
       after.updatedAt,
     );
+    if (after.domain !== before.domain) await directory(this.env).add({ id: after.id, domain: after.domain });
     return ok(after);
   }
 
@@ -158,20 +178,54 @@ export class TenantObject extends DurableObject<Env> {
     await this.inBatches(ids, (id) => this.userObject(id).remove());
     this.sql.exec('DELETE FROM users');
     this.sql.exec('DELETE FROM tenant');
+    await directory(this.env).remove(row.id);
     return ok({ deletedUsers: ids.length });
   }
 
   /**
    * Issues a new API key. The old key stops working at once: a leaked key is the usual
-   * reason to rotate, so there is no grace period.
+   * reason to rotate, so there is no grace period. The token secret rotates with it and
+   * every user's token generation is drawn anew, so no token issued before works either.
    */
   async rotateKey(): Promise<Outcome<{ apiKey: string }>> {
     this.count();
     const row = this.row();
     if (!row) return fail(404, 'tenant_not_found', 'no such tenant');
     const apiKey = newApiKey(row.id);
-    this.sql.exec('UPDATE tenant SET api_key_hash = ?, updated_at = ?', await sha256Hex(apiKey), new Date().toISOString());
+    const tenant = toTenant(row);
+    this.sql.exec('UPDATE users SET token_gen = lower(hex(randomblob(8)))');
+    if (!(await this.pushAll(tenant))) return fail(503, 'push_failed', 'could not update every user; retry the rotation');
+    this.sql.exec('UPDATE tenant SET api_key_hash = ?, token_secret = ?, updated_at = ?', await sha256Hex(apiKey), randomToken(32), new Date().toISOString());
     return ok({ apiKey });
+  }
+
+  /** Every token of the user stops working, and the sockets they opened close. */
+  async revokeTokens(id: string): Promise<Outcome<{ id: string }>> {
+    this.count();
+    const t = this.tenant();
+    if (!t) return fail(404, 'tenant_not_found', 'no such tenant');
+    const user = this.userRow(id);
+    if (!user) return fail(404, 'user_not_found', `no user ${id}`);
+    const next: UserRow = { ...user, token_gen: randomToken(8) };
+    try {
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, next));
+    } catch (err) {
+      return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
+    }
+    this.sql.exec('UPDATE users SET token_gen = ?, updated_at = ? WHERE id = ?', next.token_gen, new Date().toISOString(), id);
+    return ok({ id });
+  }
+
+  /** Whether a user exists and may sign in: the edge's choice between the user's object and a stand-in. */
+  async edgeUser(id: string): Promise<EdgeUser> {
+    const user = this.userRow(id);
+    return { exists: user !== null, enabled: user?.enabled === 1 };
+  }
+
+  /** A user token's claims checked against the user as it is now (exists, enabled, generation). */
+  async tokenCurrent(id: string, generation: string | undefined): Promise<boolean> {
+    const user = this.userRow(id);
+    return user !== null && user.enabled === 1 && generation !== undefined && generation === user.token_gen;
   }
 
   /** Compares the hash of the presented key with the stored hash in constant time. */
@@ -195,12 +249,15 @@ export class TenantObject extends DurableObject<Env> {
       if (n >= t.limits.maxUsers) return fail(403, 'user_limit_reached', `tenant ${t.id} already has its maximum of ${t.limits.maxUsers} users`);
     }
     const now = new Date().toISOString();
+    // A new password or a disable ends every token issued before; a new user starts fresh.
+    const bump = !existing || input.password !== undefined || (input.enabled === false && existing.enabled === 1);
     const row: UserRow = {
       id,
       display_name: input.displayName !== undefined ? input.displayName : (existing?.display_name ?? null),
       enabled: input.enabled !== undefined ? (input.enabled ? 1 : 0) : (existing?.enabled ?? 1),
       ha1_md5: input.password !== undefined ? computeHa1('MD5', id, t.domain, input.password) : (existing?.ha1_md5 ?? null),
       ha1_sha256: input.password !== undefined ? computeHa1('SHA-256', id, t.domain, input.password) : (existing?.ha1_sha256 ?? null),
+      token_gen: bump || !existing ? randomToken(8) : existing.token_gen,
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };
@@ -211,14 +268,15 @@ export class TenantObject extends DurableObject<Env> {
       return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
     }
     this.sql.exec(
-      `INSERT INTO users (id, display_name, enabled, ha1_md5, ha1_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO users (id, display_name, enabled, ha1_md5, ha1_sha256, token_gen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, enabled = excluded.enabled, ha1_md5 = excluded.ha1_md5,
-         ha1_sha256 = excluded.ha1_sha256, updated_at = excluded.updated_at`,
+         ha1_sha256 = excluded.ha1_sha256, token_gen = excluded.token_gen, updated_at = excluded.updated_at`,
       row.id,
       row.display_name,
       row.enabled,
       row.ha1_md5,
       row.ha1_sha256,
+      row.token_gen,
       row.created_at,
       row.updated_at,
     );
@@ -264,37 +322,55 @@ export class TenantObject extends DurableObject<Env> {
     const ttl = ttlSeconds ?? DEFAULT_TOKEN_TTL;
     if (ttl < 1 || ttl > MAX_TOKEN_TTL) return fail(400, 'invalid_ttl', `ttl must be between 1 and ${MAX_TOKEN_TTL} seconds`);
     const exp = Math.floor(Date.now() / 1000) + ttl;
-    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp, d: row.domain }), expiresAt: exp, domain: row.domain });
+    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp, d: row.domain, g: user.token_gen }), expiresAt: exp, domain: row.domain });
   }
 
   /**
    * Exchanges a user's password for a token (for a browser that signed in with its
-   * password and needs ICE servers). Checked against the stored HA1, in constant time;
-   * unknown users and wrong passwords get the same answer.
+   * password and needs ICE servers). Checked against the stored HA1, in constant time.
+   * An unknown user, a wrong password and a disabled user get one and the same answer, so
+   * a login confirms nothing; failures are throttled per address and per user as digest
+   * answers are (sip/auth-guard.ts).
    */
-  async login(id: string, password: string, ttlSeconds?: number): Promise<Outcome<{ token: string; expiresAt: number; domain: string }>> {
+  async login(id: string, password: string, ttlSeconds: number | undefined, source: string): Promise<Outcome<{ token: string; expiresAt: number; domain: string }>> {
     this.count();
     const row = this.row();
     const user = this.userRow(id);
+    const now = Date.now();
+    const policy = row ? policyOf(toTenant(row)) : null;
+    const guard = this.loginGuards.get(id) ?? EMPTY_GUARD;
+    if (policy) {
+      const verdict = checkGuard(guard, source, now, policy);
+      if (verdict.locked) return fail(429, 'too_many_failures', `too many failed logins; retry in ${verdict.retryAfterSeconds} s`);
+    }
     const expected = user?.ha1_md5 ?? '0'.repeat(32);
     const given = computeHa1('MD5', id, row?.domain ?? '', password);
     const enc = new TextEncoder();
     const match = timingSafeEqualBytes(enc.encode(given), enc.encode(expected));
-    if (!row || !user || !match) return fail(401, 'invalid_credentials', 'unknown user or wrong password');
-    if (!user.enabled) return fail(403, 'user_disabled', `user ${id} is disabled`);
+    if (!row || !user || !match || !user.enabled) {
+      if (policy && user) this.rememberGuard(id, recordFailure(guard, source, now, policy));
+      return fail(401, 'invalid_credentials', 'unknown user or wrong password');
+    }
+    this.rememberGuard(id, recordSuccess(guard, source, now));
     return this.issueToken(id, ttlSeconds);
+  }
+
+  private rememberGuard(id: string, guard: AuthGuard): void {
+    this.loginGuards.delete(id);
+    this.loginGuards.set(id, guard);
+    // Bounded: the user whose guard changed longest ago makes room.
+    if (this.loginGuards.size > 1024) this.loginGuards.delete(this.loginGuards.keys().next().value!);
   }
 
   /** How many management calls this object served (the signaling path must add none). */
   async stats(): Promise<{ calls: number }> {
-    const rows = this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = 'calls'").toArray();
-    return { calls: rows[0]?.value ?? 0 };
+    return { calls: this.calls };
   }
 
   // ------------------------------------------------------------------ internals
 
   private count(): void {
-    this.sql.exec("INSERT INTO counters (name, value) VALUES ('calls', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1");
+    this.calls++;
   }
 
   private row(): TenantRow | null {
@@ -368,5 +444,6 @@ function configOf(t: Tenant, r: UserRow): UserConfig {
     policy: policyOf(t),
     credentials: { ha1Md5: r.ha1_md5, ha1Sha256: r.ha1_sha256, enabled: r.enabled === 1 },
     displayName: r.display_name,
+    tokenGeneration: r.token_gen,
   };
 }

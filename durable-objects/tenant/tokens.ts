@@ -13,6 +13,8 @@ export interface TokenClaims {
   readonly exp: number;
   /** the tenant's SIP domain when issued (lets a page build its SIP URI from a token link) */
   readonly d?: string;
+  /** The generation of the user's tokens when issued: a token of an older one is refused. */
+  readonly g?: string;
 }
 
 export const DEFAULT_TOKEN_TTL = 3600;
@@ -25,7 +27,8 @@ const b64url = (bytes: Uint8Array): string => {
 };
 
 const fromB64url = (s: string): Uint8Array | null => {
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  // A length of 4n+1 is no base64 at all (atob would throw): a malformed token, not a 500.
+  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
   const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 };

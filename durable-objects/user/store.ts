@@ -3,6 +3,7 @@
  * the store writes only the records that changed (by identity, since the core never
  * mutates a record in place). Dialogs that leave the live set keep their row as history.
  */
+import { EMPTY_GUARD, type AuthGuard } from '../../sip/auth-guard.js';
 import type { Binding, Dialog, Fork, NonceUse, UserState } from '../../sip/state.js';
 import { LINGER_MS } from '../../sip/dialogs.js';
 import { migrate } from '../shared/migrations.js';
@@ -64,11 +65,15 @@ export class UserStore {
         .exec<{ nonce: string; nc: number; expires_at: number }>('SELECT nonce, nc, expires_at FROM nonces')
         .toArray()
         .map((r) => ({ nonce: r.nonce, nc: r.nc, expiresAt: r.expires_at })),
+      guard: this.getMeta<AuthGuard>('authGuard') ?? EMPTY_GUARD,
+      // Pending transactions live in memory only (sip/state.ts).
+      transactions: [],
     };
   }
 
   persist(prev: UserState, next: UserState): void {
     if (prev === next) return;
+    if (prev.guard !== next.guard) this.setMeta('authGuard', next.guard);
     if (prev.bindings !== next.bindings) {
       this.sync(prev.bindings, next.bindings, (b) => b.id, {
         put: (b: Binding) =>

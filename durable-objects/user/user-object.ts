@@ -2,11 +2,13 @@
  * One Durable Object per user: holds the user's hibernatable WebSockets, registrations and
  * dialogs, and is a thin adapter over the pure core in sip/. Every platform entry point
  * (fetch, webSocketMessage, webSocketClose, alarm, RPC) becomes an `Input`; the returned
- * effects become socket sends and RPCs to other users' objects.
+ * effects become socket sends and RPCs to other users' objects. After every event the
+ * one alarm is pointed at the earliest of what is due (`planAlarm`).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, nextDeadline, refusal, step } from '../../sip/engine.js';
-import type { ConnInfo, Credentials, Effect, Input, SocketAuth, StepContext, TenantPolicy } from '../../sip/context.js';
+import { withDefaultLimits, type ConnInfo, type Credentials, type Effect, type Input, type StepContext, type TenantPolicy } from '../../sip/context.js';
+import { judgeFlow, probeRequest, watchedFlows, type FlowClock, type FlowWatch } from '../../sip/liveness.js';
 import { takeToken, type Bucket } from '../../sip/rate-limit.js';
 import { parseMessage } from '../../sip/parser.js';
 import type { MediaSummary } from '../../sip/sdp.js';
@@ -16,10 +18,11 @@ import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
+import { TtlMap } from '../shared/ttl-map.js';
+import { SocketBook, UNAUTHENTICATED_TTL_MS, type Attachment } from './sockets.js';
 import { UserStore, type CallRecord } from './store.js';
 
-/** Sockets that have not authenticated within this time are closed. */
-export const UNAUTHENTICATED_TTL_MS = 30_000;
+export { UNAUTHENTICATED_TTL_MS };
 
 /**
  * Call state (forks and dialogs) is written behind: at most this long after it changed,
@@ -27,10 +30,10 @@ export const UNAUTHENTICATED_TTL_MS = 30_000;
  * write instead of one per message, and a fork that starts and ends within it costs none
  * (the timer-based write-back of Kamailio's dialog module, db_mode 2). An object is only
  * evicted after 10 s without events, so nothing is lost to hibernation; a crash of the
- * runtime can lose at most this much call state. Registrations and nonces are written
- * through: a 200 to REGISTER means the binding is stored (RFC 3261 §10.3 step 8). The
- * write is due at the user's next housekeeping instant (sip/timers.ts), so the alarm that
- * writes is also the one that forgets ended calls.
+ * runtime can lose at most this much call state. Registrations, nonces and the auth
+ * guard are written through: a 200 to REGISTER means the binding is stored (RFC 3261
+ * §10.3 step 8). The write is due at the user's next housekeeping instant (sip/timers.ts),
+ * so the alarm that writes is also the one that forgets ended calls.
  */
 export const WRITE_BEHIND_MS = HOUSEKEEPING_GRID_MS;
 
@@ -43,15 +46,8 @@ export interface UserConfig {
   readonly policy: TenantPolicy;
   readonly credentials: Credentials;
   readonly displayName: string | null;
-}
-
-/** Kept small on purpose: the socket attachment holds ids only (hibernation). */
-interface Attachment {
-  /** connection id, also the socket's tag */
-  readonly c: string;
-  readonly a: SocketAuth;
-  /** opened at (ms) */
-  readonly t: number;
+  /** Tokens carry the generation they were issued in; a revocation changes it. */
+  readonly tokenGeneration?: string;
 }
 
 export interface Registration {
@@ -68,8 +64,14 @@ export interface UserSnapshot {
   readonly sockets: number;
 }
 
+/** RFC 6455 §7.4.1: 1007 for a text frame that is not UTF-8, 1008 for a policy violation. */
+const CLOSE_NOT_UTF8 = 1007;
+const CLOSE_POLICY = 1008;
+const lenientUtf8 = new TextDecoder();
+
 export class UserObject extends DurableObject<Env> {
   private readonly store: UserStore;
+  private readonly book: SocketBook;
   private identity: UserIdentity | null;
   private config: UserConfig | null;
   private nonceSecret: string | null;
@@ -82,16 +84,22 @@ export class UserObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   /** The last alarm found call state to write: keep the alarm on the grid (see `alarm`). */
   private holdGrid = false;
+  /** Inside the alarm handler: nothing at or before now may be planned (see `planAlarm`). */
+  private inAlarm = false;
   private readonly buckets = new Map<string, Bucket>();
-  private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  /** Liveness of watched flows (sip/liveness.ts); after an eviction counted from the wake. */
+  private readonly flows = new Map<string, FlowClock>();
   /** Sockets by connection id, looked up once per socket while this instance lives. */
   private readonly sockets = new Map<string, WebSocket>();
   private prunedAt = 0;
   private readonly peers = new Map<string, DurableObjectStub<UserObject>>();
+  /** Whether a peer user exists: asked of the tenant's object before its object is addressed. */
+  private readonly known = new TtlMap<boolean>(1_000);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
+    this.book = new SocketBook(ctx);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
     this.identity = this.store.getMeta<UserIdentity>('identity');
@@ -106,23 +114,30 @@ export class UserObject extends DurableObject<Env> {
 
   /** The upgrade, forwarded by the Worker after it checked the URL, rate limit and any token. */
   override async fetch(request: Request): Promise<Response> {
-    const tenant = request.headers.get('X-Switchboard-Tenant') ?? '';
-    const user = request.headers.get('X-Switchboard-User') ?? '';
-    const auth: SocketAuth = request.headers.get('X-Switchboard-Auth') === 'token' ? 'token' : null;
-    if (!this.config || !this.identity || this.identity.tenant !== tenant || this.identity.user !== user) {
-      return jsonError(404, 'not_found', `no user ${user} in tenant ${tenant}`);
+    const h = request.headers;
+    const tenant = h.get('X-Switchboard-Tenant') ?? '';
+    const user = h.get('X-Switchboard-User') ?? '';
+    const auth = h.get('X-Switchboard-Auth') === 'token' ? 'token' : null;
+    const ip = h.get('X-Switchboard-Client') ?? 'unknown';
+    const config = this.config;
+    if (!config || !this.identity || this.identity.tenant !== tenant || this.identity.user !== user) {
+      return auth ? revoked() : jsonError(404, 'not_found', `no user ${user} in tenant ${tenant}`);
     }
-    if (!this.config.credentials.enabled) return jsonError(403, 'user_disabled', `user ${user} is disabled`);
-    if (this.ctx.getWebSockets().length >= this.config.policy.maxSockets) {
-      return jsonError(429, 'too_many_sockets', `user ${user} already has ${this.config.policy.maxSockets} open sockets`);
-    }
+    // The edge checked the token's signature; its generation and the user's state are ours to check.
+    const generation = h.get('X-Switchboard-Token-Generation') ?? '';
+    if (auth && (!config.credentials.enabled || generation !== (config.tokenGeneration ?? ''))) return revoked();
+    const policy = withDefaultLimits(config.policy);
+    const admission = this.book.admit(auth, ip, policy);
+    if (!admission.ok) return jsonError(admission.status, admission.code, admission.message);
+    if (admission.evict) await this.closeSocket(admission.evict, CLOSE_POLICY, 'replaced by a newer unauthenticated socket');
+
     const pair = new WebSocketPair();
     const server = pair[1];
     const conn = randomToken(9);
     this.ctx.acceptWebSocket(server, [conn]);
-    const attachment: Attachment = { c: conn, a: auth, t: Date.now() };
-    server.serializeAttachment(attachment);
-    if (auth === null) this.scheduleAlarm(attachment.t + UNAUTHENTICATED_TTL_MS);
+    const att: Attachment = auth ? { c: conn, a: auth, t: Date.now(), ip, g: generation } : { c: conn, a: null, t: Date.now(), ip };
+    this.book.update(server, att);
+    this.planAlarm();
     // RFC 7118 §4.1: the server must name the negotiated subprotocol in the 101.
     return new Response(null, { status: 101, webSocket: pair[0], headers: { 'Sec-WebSocket-Protocol': 'sip' } });
   }
@@ -130,31 +145,34 @@ export class UserObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     // Frames still queued behind a close we sent are dropped.
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return;
-    const att = this.attachment(ws);
-    // RFC 7118 §5: text and binary frames both carry one UTF-8 SIP message.
-    const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
-    const policy = this.config?.policy;
+    const att = this.book.attachment(ws);
+    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection. The runtime
+    // hands such a frame over with U+FFFD where the bad bytes were; SIP's start line and
+    // headers never need that character, so there it fails the connection (a body, such
+    // as a chat message, may carry it). A binary frame may hold a body that is not text
+    // at all (RFC 7118 §5): it is read leniently, and the parser judges what it holds.
+    if (typeof message === 'string' && notUtf8(message)) return this.closeSocket(ws, CLOSE_NOT_UTF8, 'text frame is not valid UTF-8');
+    const text = typeof message === 'string' ? message : lenientUtf8.decode(message);
+    this.heard(att.c);
+    const policy = this.config ? withDefaultLimits(this.config.policy) : null;
     if (policy) {
-      const now = Date.now();
-      const taken = takeToken(this.buckets.get(att.c), now, policy.messagesPerSecond, policy.messageBurst);
+      const taken = takeToken(this.buckets.get(att.c), Date.now(), policy.messagesPerSecond, policy.messageBurst);
       this.buckets.set(att.c, taken.bucket);
       if (!taken.allowed) {
-        if (taken.abusive) {
-          ws.close(1008, 'message rate limit exceeded');
-          await this.onClosed(att.c);
-          return;
-        }
+        if (taken.abusive) return this.closeSocket(ws, CLOSE_POLICY, 'message rate limit exceeded');
         const answer = refusal(text, 503, { reason: 'Rate Limit Exceeded', retryAfter: taken.retryAfterSeconds, newId: () => randomToken(8) });
         if (answer) ws.send(answer);
         return;
       }
     }
-    const conn: ConnInfo = { id: att.c, auth: att.a };
+    // A signed-in socket is one of maxSockets; an unauthenticated one may sign in only into a free place.
+    const mayAuthenticate = att.a !== null || (policy !== null && this.book.authenticatedCount() < policy.maxSockets);
+    const conn: ConnInfo = { id: att.c, auth: att.a, source: att.ip, mayAuthenticate };
     await this.run({ type: 'socket-message', conn, text });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const att = this.attachment(ws);
+    const att = this.book.attachment(ws);
     // Close frames are always answered (RFC 6455 §5.5.1).
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -165,39 +183,37 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    const att = this.attachment(ws);
-    await this.onClosed(att.c);
-  }
-
-  private async onClosed(conn: string): Promise<void> {
-    this.buckets.delete(conn);
-    this.sockets.delete(conn);
-    await this.run({ type: 'socket-closed', conn });
+    await this.onClosed(this.book.attachment(ws).c);
   }
 
   override async alarm(): Promise<void> {
+    // This alarm has fired: whatever runs now plans the next one afresh.
     this.alarmAt = null;
+    this.inAlarm = true;
+    try {
+      await this.onAlarm();
+    } finally {
+      this.inAlarm = false;
+    }
+    this.planAlarm();
+  }
+
+  private async onAlarm(): Promise<void> {
     // A user whose calls changed since the last alarm is likely still busy: the alarm then
     // stays on the user's housekeeping grid (the next instant) instead of going back to the
     // next expiry, so the calls of the next few seconds find it already where their
     // write-behind needs it and set none of their own. Every `setAlarm` is a storage
     // write; this makes it one per grid instant for a busy user instead of one per call.
     // The first alarm that finds nothing to write lets the grid go.
-    this.holdGrid = this.state !== null && this.state !== this.stored;
+    this.holdGrid = this.flushAt !== null;
     this.flush();
     const now = Date.now();
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = this.attachment(ws);
-      if (att.a === null && now - att.t >= UNAUTHENTICATED_TTL_MS) {
-        ws.close(1008, 'not authenticated within 30 s');
-        await this.onClosed(att.c);
-      }
-    }
+    for (const ws of this.book.overdue(now)) await this.closeSocket(ws, CLOSE_POLICY, 'not authenticated within 30 s');
+    await this.checkFlows(now);
     if (now - this.prunedAt > 3_600_000) {
       this.store.pruneHistory();
       this.prunedAt = now;
     }
-    this.scheduleAlarm(this.earliestUnauthenticatedDeadline());
     // This event commits anyway: what the timer changed is written with it.
     await this.run({ type: 'timer' }, { flush: true });
   }
@@ -227,7 +243,13 @@ export class UserObject extends DurableObject<Env> {
       this.nonceSecret = randomToken(32);
       this.store.setMeta('nonceSecret', this.nonceSecret);
     }
-    if (!config.credentials.enabled) await this.closeAll('user disabled');
+    if (!config.credentials.enabled) return this.closeAll('user disabled');
+    // A revocation closes what the revoked tokens opened (sockets signed in by digest stay).
+    const current = config.tokenGeneration ?? '';
+    for (const ws of this.book.open()) {
+      const att = this.book.attachment(ws);
+      if (att.a === 'token' && att.g !== current) await this.closeSocket(ws, CLOSE_POLICY, 'token revoked');
+    }
   }
 
   async snapshot(): Promise<UserSnapshot> {
@@ -243,7 +265,7 @@ export class UserObject extends DurableObject<Env> {
         instance: b.instance,
       })),
       calls: this.store.calls(20, true),
-      sockets: this.ctx.getWebSockets().length,
+      sockets: this.book.open().length,
     };
   }
 
@@ -265,13 +287,28 @@ export class UserObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- the adapter itself
 
+  /** Closes one socket we decided to end; its close ends its calls and drops its bindings. */
+  private async closeSocket(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const conn = this.book.attachment(ws).c;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+    await this.onClosed(conn);
+  }
+
+  private async onClosed(conn: string): Promise<void> {
+    this.buckets.delete(conn);
+    this.flows.delete(conn);
+    this.sockets.delete(conn);
+    this.book.forget(conn);
+    await this.run({ type: 'socket-closed', conn });
+  }
+
   /** Closes every socket; each close ends its calls with BYE and drops its bindings. */
   private async closeAll(reason: string): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = this.attachment(ws);
-      ws.close(1000, reason);
-      await this.onClosed(att.c);
-    }
+    for (const ws of this.book.open()) await this.closeSocket(ws, 1000, reason);
   }
 
   private learnIdentity(who: UserIdentity): void {
@@ -292,7 +329,7 @@ export class UserObject extends DurableObject<Env> {
   private async wake(): Promise<void> {
     if (this.state !== null) return;
     const state = this.loadState();
-    const live = new Set(this.ctx.getWebSockets().map((ws) => this.attachment(ws).c));
+    const live = new Set(this.book.open().map((ws) => this.book.attachment(ws).c));
     for (const conn of lostConnections(state, live)) await this.run({ type: 'socket-closed', conn });
   }
 
@@ -303,23 +340,28 @@ export class UserObject extends DurableObject<Env> {
     this.flushAt = null;
   }
 
-  /** Registrations and nonces are written through; call state waits for the next flush. */
+  /**
+   * Registrations, nonces and the auth guard are written through; call state waits for
+   * the next flush; pending transactions are memory only and never make a write due.
+   */
   private commit(prev: UserState, next: UserState, now: number, flushNow: boolean): void {
     this.state = next;
-    if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces) this.flush();
+    if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces || next.guard !== prev.guard) this.flush();
     // On the user's housekeeping grid (sip/timers.ts): the same alarm forgets ended calls.
-    else if (next !== this.stored && this.flushAt === null) this.flushAt = onGrid(this.identity?.user ?? '', now + 1);
+    else if (this.flushAt === null && this.stored && (next.forks !== this.stored.forks || next.dialogs !== this.stored.dialogs)) {
+      this.flushAt = onGrid(this.identity?.user ?? '', now + 1);
+    }
   }
 
   private context(): StepContext | null {
     if (!this.identity) return null;
-    const policy: TenantPolicy = this.config?.policy ?? unknownUserPolicy(this.identity.tenant);
     return {
       now: Date.now(),
       user: this.identity.user,
-      policy,
+      policy: this.config ? withDefaultLimits(this.config.policy) : unknownUserPolicy(this.identity.tenant),
       credentials: this.config?.credentials ?? null,
       nonceSecret: this.nonceSecret ?? 'unconfigured',
+      displayName: this.config?.displayName ?? null,
       newId: () => randomToken(8),
     };
   }
@@ -342,18 +384,8 @@ export class UserObject extends DurableObject<Env> {
       if (input.type === 'socket-message') this.sendTo(input.conn.id, refusal(input.text, 500, { newId: ctx.newId }));
       return;
     }
-    this.scheduleAlarm(this.nextCoreDeadline());
+    this.planAlarm();
     await this.perform(effects, ctx.user);
-  }
-
-  /**
-   * The core's next timer, or the pending flush, or (while the grid is held) the user's
-   * next housekeeping instant, whichever comes first. Housekeeping alone sets no alarm
-   * (sip/engine `nextHousekeeping`): it rides on the next alarm set for another reason.
-   */
-  private nextCoreDeadline(): number | null {
-    const hold = this.holdGrid && this.identity ? onGrid(this.identity.user, Date.now() + 1) : null;
-    return earliest(earliest(this.state ? nextDeadline(this.state) : null, this.flushAt), hold);
   }
 
   private async perform(effects: readonly Effect[], me: string): Promise<void> {
@@ -364,13 +396,7 @@ export class UserObject extends DurableObject<Env> {
           this.sendTo(e.conn, e.text);
           break;
         case 'authenticate':
-          for (const ws of this.ctx.getWebSockets(e.conn)) {
-            const att: Attachment = { ...this.attachment(ws), a: 'digest' };
-            ws.serializeAttachment(att);
-            this.attachments.set(ws, att);
-          }
-          // Its 30 s deadline is moot now: point the alarm at what is really next.
-          this.repointAlarm();
+          for (const ws of this.ctx.getWebSockets(e.conn)) this.book.update(ws, { ...this.book.attachment(ws), a: 'digest' });
           break;
         case 'relay-request':
         case 'relay-response':
@@ -390,27 +416,38 @@ export class UserObject extends DurableObject<Env> {
         await this.run({ type: kind === 'relay-request' ? 'peer-request' : 'peer-response', from: me, text, media });
         return;
       }
+      // An object addressed is an object created: a user the tenant does not have is
+      // answered here, and nothing is stored for it anywhere (RFC 3261 §16.6 404).
+      if (!(await this.exists(tenant, to))) {
+        if (kind === 'relay-request') await this.answerLocally(text, 404, 'User Not Found');
+        return;
+      }
       const stub = this.peer(tenant, to);
       if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text, media);
       else await stub.relayResponse({ tenant, user: to }, me, text, media);
     } catch (err) {
       console.error('switchboard: relay failed', kind, to, err instanceof Error ? err.message : err);
       this.peers.delete(to);
-      if (kind === 'relay-request') await this.answerFailedRelay(text);
+      if (kind === 'relay-request') await this.answerLocally(text, 503, 'Peer Unreachable');
     }
   }
 
-  /** The peer's object could not be reached: the request is answered 503 (§16.9) through our own Via. */
-  private async answerFailedRelay(text: string): Promise<void> {
+  private exists(tenant: string, user: string): Promise<boolean> {
+    return this.known.get(user, async () => (await this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant)).edgeUser(user)).exists, (v) => !v);
+  }
+
+  /** A relayed request that cannot go on is answered (§16.9) through our own Via, as the peer would. */
+  private async answerLocally(text: string, status: number, reason: string): Promise<void> {
     const r = parseMessage(text);
     if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
-    const res = responseFromHeaders(r.message.headers, 503, { reason: 'Peer Unreachable', toTag: randomToken(8) });
+    const res = responseFromHeaders(r.message.headers, status, { reason, toTag: randomToken(8) });
     await this.run({ type: 'peer-response', from: this.identity!.user, text: serialize(res) });
   }
 
   private peer(tenant: string, user: string): DurableObjectStub<UserObject> {
     let stub = this.peers.get(user);
     if (!stub) {
+      if (this.peers.size >= 1_000) this.peers.clear();
       stub = this.env.USERS.get(this.env.USERS.idFromName(`${tenant}/${user}`));
       this.peers.set(user, stub);
     }
@@ -419,12 +456,8 @@ export class UserObject extends DurableObject<Env> {
 
   private sendTo(conn: string, text: string | null): void {
     if (text === null) return;
-    let ws = this.sockets.get(conn);
-    if (!ws) {
-      ws = this.ctx.getWebSockets(conn)[0];
-      if (!ws) return;
-      this.sockets.set(conn, ws);
-    }
+    const ws = this.socket(conn);
+    if (!ws) return;
     try {
       ws.send(text);
     } catch (err) {
@@ -432,47 +465,92 @@ export class UserObject extends DurableObject<Env> {
     }
   }
 
+  private socket(conn: string): WebSocket | undefined {
+    let ws = this.sockets.get(conn);
+    if (!ws) {
+      ws = this.ctx.getWebSockets(conn)[0];
+      if (ws) this.sockets.set(conn, ws);
+    }
+    return ws;
+  }
+
+  // ---------------------------------------------------------------- liveness and the alarm plan
+
+  private heard(conn: string): void {
+    const clock = this.flows.get(conn);
+    if (clock) this.flows.set(conn, { ...clock, heardAt: Date.now() });
+  }
+
   /**
-   * One alarm, pointed at the earliest deadline: timers are data (sip/engine nextDeadline).
-   * An alarm that fires early finds nothing due and is pointed at the next deadline.
+   * The clocks of the flows that are watched now (sip/liveness.ts), each last heard at
+   * its latest frame or keepalive: a flow first watched now, or after an eviction, counts
+   * from now.
    */
-  private scheduleAlarm(at: number | null): void {
+  private watched(now: number): Array<{ conn: string; ws: WebSocket; clock: FlowClock; why: FlowWatch }> {
+    if (!this.state) return [];
+    const out: Array<{ conn: string; ws: WebSocket; clock: FlowClock; why: FlowWatch }> = [];
+    for (const [conn, why] of watchedFlows(this.state)) {
+      const ws = this.socket(conn);
+      if (!ws || ws.readyState !== WebSocket.READY_STATE_OPEN) continue;
+      const prior = this.flows.get(conn) ?? { heardAt: now, ringingSince: null, probedAt: null };
+      const keepalive = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      const ringingSince = why === 'ringing' ? (prior.ringingSince ?? now) : null;
+      // An outbound device is judged by its keepalives only once it has sent one (RFC 5626 §4.4.1).
+      if (why === 'outbound' && keepalive === 0) continue;
+      const clock: FlowClock = { ...prior, heardAt: Math.max(prior.heardAt, keepalive), ringingSince };
+      this.flows.set(conn, clock);
+      out.push({ conn, ws, clock, why });
+    }
+    return out;
+  }
+
+  /** Probes flows silent too long; closes those that did not answer a probe. */
+  private async checkFlows(now: number): Promise<void> {
+    const domain = this.config?.policy.domain;
+    if (!domain || !this.identity) return;
+    for (const { conn, ws, clock, why } of this.watched(now)) {
+      const verdict = judgeFlow(why, clock, now);
+      if (verdict.action === 'probe') {
+        this.flows.set(conn, { ...clock, probedAt: now });
+        this.sendTo(conn, probeRequest(this.state!, conn, this.identity.user, domain, randomToken(8)));
+      } else if (verdict.action === 'dead') {
+        await this.closeSocket(ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
+      }
+    }
+  }
+
+  /**
+   * One alarm, pointed at the earliest of: the core's next timer, the pending flush, the
+   * user's next housekeeping instant while the grid is held, the next unauthenticated
+   * socket's 30 s, and the next look at a watched flow. It is only ever moved earlier
+   * (an alarm that fires early finds nothing due and plans again). Inside the alarm
+   * handler nothing at or before now is planned: what was due has just been done, and a
+   * past alarm set there would leave the plan pointing at an alarm that already ran.
+   */
+  private planAlarm(): void {
+    const now = Date.now();
+    let at = earliest(earliest(this.state ? nextDeadline(this.state) : null, this.flushAt), this.book.nextDeadline());
+    if (this.holdGrid && this.identity) at = earliest(at, onGrid(this.identity.user, now + 1));
+    for (const { why, clock } of this.watched(now)) at = earliest(at, judgeFlow(why, clock, now).next);
     if (at === null) return;
+    if (this.inAlarm) at = Math.max(at, now + 1);
     if (this.alarmAt === null || at < this.alarmAt) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
     }
   }
+}
 
-  /** Sets the alarm to exactly the next deadline, later or earlier than the current one. */
-  private repointAlarm(): void {
-    const next = earliest(this.nextCoreDeadline(), this.earliestUnauthenticatedDeadline());
-    if (next === this.alarmAt) return;
-    this.alarmAt = next;
-    void (next === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(next));
-  }
+/** U+FFFD in the start line or headers: what the runtime makes of bytes that are not UTF-8. */
+function notUtf8(text: string): boolean {
+  const bad = text.indexOf('\uFFFD');
+  if (bad < 0) return false;
+  const end = text.indexOf('\r\n\r\n');
+  return end < 0 || bad < end;
+}
 
-  /** The socket's attachment, deserialised once per socket while this instance lives. */
-  private attachment(ws: WebSocket): Attachment {
-    let att = this.attachments.get(ws);
-    if (!att) {
-      att = ws.deserializeAttachment() as Attachment;
-      this.attachments.set(ws, att);
-    }
-    return att;
-  }
-
-  private earliestUnauthenticatedDeadline(): number | null {
-    let min: number | null = null;
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = this.attachment(ws) as Attachment | null;
-      if (att && att.a === null) {
-        const d = att.t + UNAUTHENTICATED_TTL_MS;
-        if (min === null || d < min) min = d;
-      }
-    }
-    return min;
-  }
+function revoked(): Response {
+  return jsonError(401, 'token_revoked', 'the token is no longer valid');
 }
 
 /** The earlier of two optional deadlines. */
@@ -482,5 +560,5 @@ function earliest(a: number | null, b: number | null): number | null {
 
 /** Policy for an object whose user was never provisioned: it can only answer 404. */
 function unknownUserPolicy(tenant: string): TenantPolicy {
-  return { tenant, domain: `${tenant}.invalid`, maxDevices: 0, maxSockets: 0, ringTimeoutMs: 0, videoAllowed: false, messagesPerSecond: 1, messageBurst: 1 };
+  return withDefaultLimits({ tenant, domain: `${tenant}.invalid`, maxDevices: 0, maxSockets: 0, ringTimeoutMs: 0, videoAllowed: false, messagesPerSecond: 1, messageBurst: 1 } as TenantPolicy);
 }

@@ -56,6 +56,10 @@ export interface DevServer {
   readonly wsBase: string;
   readonly adminToken: string;
   readonly logs: () => string;
+  /** The directory given to `--persist-to`: Durable Object storage lives under it. */
+  readonly stateDir: string;
+  /** The PID of the wrangler process we spawned (workerd runs as one of its descendants). */
+  readonly pid: number;
   api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -117,6 +121,8 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
     wsBase: `ws://127.0.0.1:${port}`,
     adminToken,
     logs: () => output,
+    stateDir: state,
+    pid: child.pid!,
     async api(method, path, body, token) {
       const res = await fetch(`${url}${path}`, {
         method,

@@ -1,6 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, BASE, Phone, addUser, api, newTenant, tokenFor, upgrade, what } from './helpers.js';
+import { ADMIN, BASE, PASSWORD, Phone, addUser, api, newTenant, tokenFor, upgrade, what, withDigest } from './helpers.js';
 import { createApp } from '../../worker/app.js';
 import { asRequest } from '../support/ua.js';
 
@@ -110,13 +110,17 @@ describe('tenants', () => {
     await addUser(t, 'alice');
     const phone = await Phone.connect(t, 'alice');
     await phone.register();
+    const token = await tokenFor(t, 'alice');
     expect((await api('DELETE', T(t.id), { token: t.apiKey })).status).toBe(403);
     const r = await api('DELETE', T(t.id));
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ deleted: t.id, deletedUsers: 1 });
     expect((await phone.sock.waitClosed()).code).toBe(1000);
     expect((await api('GET', T(t.id))).status).toBe(404);
-    expect((await upgrade(`/sip/${t.id}/alice`)).status).toBe(404);
+    // A token of the deleted tenant opens nothing; without one, the tenant that is gone
+    // looks like any other until a client authenticates (nothing is created for it).
+    expect((await upgrade(`/sip/${t.id}/alice?token=${encodeURIComponent(token)}`)).status).toBe(401);
+    expect((await upgrade(`/sip/${t.id}/alice`)).status).toBe(101);
   });
 });
 
@@ -201,21 +205,30 @@ describe('users', () => {
 
   it('deletes a user: its sockets close and its calls end with BYE', async () => {
     const { t, alice, bob, invite } = await callInProgress();
+    const token = await tokenFor(t, 'bob');
     expect((await api('DELETE', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(200);
     expect((await bob.sock.waitClosed()).code).toBe(1000);
     expect(asRequest(await alice.sock.next('BYE')).method).toBe('BYE');
     expect((await api('GET', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(404);
-    expect((await upgrade(`/sip/${t.id}/bob`)).status).toBe(404);
+    expect((await upgrade(`/sip/${t.id}/bob?token=${encodeURIComponent(token)}`)).status).toBe(401);
     expect((await api('DELETE', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(404);
   });
 
-  it('disabling a user closes its sockets and refuses new ones (403)', async () => {
+  it('disabling a user closes its sockets, and its tokens and password open nothing', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
+    const old = await tokenFor(t, 'alice');
     const phone = await Phone.connect(t, 'alice');
     expect((await api('PUT', `${T(t.id)}/users/alice`, { body: { enabled: false }, token: t.apiKey })).status).toBe(200);
     await phone.sock.waitClosed();
-    expect((await upgrade(`/sip/${t.id}/alice`)).status).toBe(403);
+    expect((await upgrade(`/sip/${t.id}/alice?token=${encodeURIComponent(old)}`)).status).toBe(401);
+    // Without a token the socket opens (as for anyone), and the right password gets 401 as a wrong one would.
+    const anon = await Phone.connect(t, 'alice', { token: false });
+    const sent = anon.ua.register();
+    anon.sock.send(sent.text);
+    const challenge = await anon.sock.next('401 REGISTER');
+    anon.sock.send(withDigest(sent, challenge, 'alice', PASSWORD));
+    expect(what(await anon.sock.next((x) => what(x).endsWith('REGISTER')))).toBe('401 REGISTER');
     const token = await api('POST', `${T(t.id)}/users/alice/tokens`, { body: {}, token: t.apiKey });
     expect(token.status).toBe(403);
   });

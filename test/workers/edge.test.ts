@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exports } from 'cloudflare:workers';
-import { BASE, Phone, Socket, addUser, newTenant, upgrade, what } from './helpers.js';
-import { TestUA, statusOf } from '../support/ua.js';
+import { BASE, Phone, Socket, addUser, newTenant, upgrade, what, withDigest } from './helpers.js';
+import { TestUA, asResponse, statusOf } from '../support/ua.js';
 
 describe('the WebSocket edge (RFC 7118)', () => {
   it('answers a plain GET with 426 and a one-line explanation', async () => {
@@ -24,15 +24,44 @@ describe('the WebSocket edge (RFC 7118)', () => {
     sock.close();
   });
 
-  it('refuses unknown tenants and users with 404, and disabled users with 403, before any socket', async () => {
+  it('until a client authenticates, a missing user or tenant and a disabled user look exactly like a real one', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
     await addUser(t, 'dora', { enabled: false });
-    expect((await upgrade(`/sip/${t.id}/nobody`)).status).toBe(404);
-    expect((await upgrade(`/sip/no-such-tenant/alice`)).status).toBe(404);
-    const res = await upgrade(`/sip/${t.id}/dora`);
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: { code: 'user_disabled' } });
+    /** What an unauthenticated client can learn: the upgrade, the challenge, the answer to a wrong password. */
+    const probe = async (tenant: string, user: string) => {
+      const sock = await Socket.open(`/sip/${tenant}/${user}`);
+      const ua = new TestUA(user, `${tenant}.sip.example`);
+      const sent = ua.register();
+      sock.send(sent.text);
+      const challenge = await sock.next((x) => what(x).endsWith('REGISTER'));
+      sock.send(withDigest(sent, challenge, user, 'a-guess'));
+      const again = await sock.next((x) => what(x).endsWith('REGISTER'));
+      sock.close();
+      const shape = (x: string) => {
+        const r = asResponse(x);
+        return { status: r.status, reason: r.reason, headers: r.headers.map((h) => h.name), stale: /stale=true/.test(x), algorithms: [...x.matchAll(/algorithm=([\w-]+)/g)].map((m) => m[1]) };
+      };
+      return [shape(challenge), shape(again)];
+    };
+    const real = await probe(t.id, 'alice');
+    expect(real[0]!.status).toBe(401);
+    expect(real[1]!.status).toBe(401);
+    expect(await probe(t.id, 'nobody')).toEqual(real);
+    expect(await probe(t.id, 'dora')).toEqual(real);
+    expect(await probe(`nosuch${Date.now()}`, 'alice')).toEqual(real);
+  });
+
+  it('reads a binary frame that is not all UTF-8 leniently: the socket stays up', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const phone = await Phone.connect(t, 'alice');
+    const text = phone.ua.request('OPTIONS', `sip:${t.domain}`, { headers: ['Subject: x'] }).text;
+    const bytes = new TextEncoder().encode(text);
+    bytes[text.indexOf('Subject: x') + 9] = 0xff;
+    phone.sock.send(bytes.buffer as ArrayBuffer);
+    expect(statusOf(await phone.sock.next('200 OPTIONS'))).toBe(200);
+    expect(phone.sock.closed).toBeNull();
   });
 
   it('answers the RFC 5626 CRLF keepalive with CRLF', async () => {

@@ -91,7 +91,11 @@ export class Socket {
     const res = await upgrade(path);
     if (res.status !== 101) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
     expect(res.headers.get('Sec-WebSocket-Protocol')).toBe('sip');
-    const ws = res.webSocket!;
+    return Socket.wrap(res.webSocket!);
+  }
+
+  /** The client end of an upgrade the caller made itself. */
+  static wrap(ws: WebSocket): Socket {
     ws.accept();
     return new Socket(ws);
   }

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BASE, Phone, Socket, addUser, newTenant, upgrade, what } from './helpers.js';
+import { BASE, Phone, Socket, addUser, newTenant, tokenFor, upgrade, what } from './helpers.js';
 import { asResponse } from '../support/ua.js';
 import { header } from '../../sip/message.js';
 import { createApp } from '../../worker/app.js';
@@ -39,17 +39,19 @@ describe('abuse limits', () => {
     expect(what(await quiet.sock.next())).toBe('200 OPTIONS');
   });
 
-  it('sockets per user: the upgrade past the limit is refused (429)', async () => {
+  it('sockets per user: the signed-in socket past the limit is refused (429)', async () => {
     const t = await newTenant({ maxSocketsPerUser: 2 });
     await addUser(t, 'alice');
-    await Socket.open(`/sip/${t.id}/alice`);
-    const second = await Socket.open(`/sip/${t.id}/alice`);
-    const third = await upgrade(`/sip/${t.id}/alice`);
+    const token = await tokenFor(t, 'alice');
+    const path = `/sip/${t.id}/alice?token=${encodeURIComponent(token)}`;
+    await Socket.open(path);
+    const second = await Socket.open(path);
+    const third = await upgrade(path);
     expect(third.status).toBe(429);
     expect(await third.json()).toMatchObject({ error: { code: 'too_many_sockets' } });
     second.close();
     await new Promise((r) => setTimeout(r, 100));
-    expect((await upgrade(`/sip/${t.id}/alice`)).status).toBe(101);
+    expect((await upgrade(path)).status).toBe(101);
   });
 
   it('an unauthenticated socket is closed after 30 s (by the alarm); an authenticated one is not', async () => {
@@ -79,7 +81,8 @@ describe('abuse limits', () => {
     // fixed one-minute windows, so stay clear of a window's end).
     const app = createApp();
     const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
-    const knock = () => new Request(`${BASE}/sip/${t.id}/nobody`, { headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'sip', 'CF-Connecting-IP': ip } });
+    // A token that does not parse is refused (401) right after the limiter: no socket, no object.
+    const knock = () => new Request(`${BASE}/sip/${t.id}/nobody?token=x`, { headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'sip', 'CF-Connecting-IP': ip } });
     const intoWindow = Date.now() % 60_000;
     if (intoWindow > 50_000) await new Promise((r) => setTimeout(r, 60_500 - intoWindow));
     const statuses: number[] = [];
@@ -91,7 +94,7 @@ describe('abuse limits', () => {
       }
     }
     // 600 a minute per address (wrangler.toml); the rest are refused before any object is reached.
-    expect(statuses.filter((s) => s === 404).length).toBe(600);
+    expect(statuses.filter((s) => s === 401).length).toBe(600);
     expect(statuses.filter((s) => s === 429).length).toBe(100);
     const limited = await app.fetch(knock(), env);
     expect(limited.status).toBe(429);
@@ -99,6 +102,6 @@ describe('abuse limits', () => {
     expect(await limited.json()).toMatchObject({ error: { code: 'rate_limited' } });
     // The same address with the limit switched off, as the benchmark runs.
     const off = await app.fetch(knock(), { ...env, UPGRADE_RATE_LIMIT: 'off' });
-    expect(off.status).toBe(404);
+    expect(off.status).toBe(401);
   });
 });

@@ -9,12 +9,13 @@ import { sha256Hex, timingSafeEqualBytes, peekToken, verifyToken } from '../../d
 import { ApiFailure } from './respond.js';
 import type { EdgeCache } from '../edge-cache.js';
 import { clientIp } from '../sip-edge.js';
+import { isTenantId } from '../../sip/identity.js';
 
 export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenant: string } | { readonly kind: 'user'; readonly tenant: string; readonly user: string };
 
 export interface ApiEnv {
   Bindings: Env;
-  Variables: { principal: Principal | null };
+  Variables: { principal: Principal | null; cache: EdgeCache };
 }
 
 async function sameSecret(a: string, b: string): Promise<boolean> {
@@ -25,6 +26,7 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
 export function resolvePrincipal(cache: EdgeCache): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     c.set('principal', null);
+    c.set('cache', cache);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('Authorization') ?? '');
     const bearer = m?.[1];
     if (bearer) {
@@ -32,13 +34,20 @@ export function resolvePrincipal(cache: EdgeCache): MiddlewareHandler<ApiEnv> {
         c.set('principal', { kind: 'admin' });
       } else if (bearer.startsWith('sbk_')) {
         const tenant = bearer.slice(4, bearer.indexOf('_', 4));
-        if (tenant && (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).checkApiKey(bearer))) c.set('principal', { kind: 'tenant', tenant });
+        // An unknown tenant's object is never addressed (the directory answers first).
+        if (isTenantId(tenant) && (await cache.get(c.env, tenant)) && (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).checkApiKey(bearer))) {
+          c.set('principal', { kind: 'tenant', tenant });
+        }
       } else {
         const claims = peekToken(bearer);
-        const view = claims ? await cache.get(c.env, claims.t) : null;
+        const view = claims && isTenantId(claims.t) ? await cache.get(c.env, claims.t) : null;
         if (claims && view) {
           const check = await verifyToken(view.tokenSecrets, bearer, Math.floor(Date.now() / 1000));
-          if (check.ok) c.set('principal', { kind: 'user', tenant: claims.t, user: claims.u });
+          // Signed and unexpired is not enough: the user must exist, be enabled, and the
+          // token be of the user's current generation (revocation), as its object says now.
+          if (check.ok && (await c.env.TENANTS.get(c.env.TENANTS.idFromName(claims.t)).tokenCurrent(claims.u, claims.g))) {
+            c.set('principal', { kind: 'user', tenant: claims.t, user: claims.u });
+          }
         }
       }
     }
@@ -46,12 +55,20 @@ export function resolvePrincipal(cache: EdgeCache): MiddlewareHandler<ApiEnv> {
   };
 }
 
-/** Per-address limit on API calls (brute force, runaway scripts); `API_RATE_LIMIT=off` disables it. */
+/**
+ * Per-address limit on API calls (brute force, runaway scripts); `API_RATE_LIMIT=off`
+ * disables it. Logins have a budget of their own (LOGIN_LIMITER), so a guessing run
+ * locks out neither the address's admin calls nor anything else.
+ */
 export function apiRateLimit(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    if (c.env.API_RATE_LIMIT !== 'off' && c.env.API_LIMITER) {
-      const { success } = await c.env.API_LIMITER.limit({ key: clientIp(c.req.raw) });
-      if (!success) throw new ApiFailure(429, 'rate_limited', 'too many API calls from this address', { 'Retry-After': '60' });
+    if (c.env.API_RATE_LIMIT !== 'off') {
+      const login = /^\/v1\/tenants\/[^/]+\/login$/.test(c.req.path);
+      const limiter = login ? c.env.LOGIN_LIMITER : c.env.API_LIMITER;
+      if (limiter) {
+        const { success } = await limiter.limit({ key: clientIp(c.req.raw) });
+        if (!success) throw new ApiFailure(429, 'rate_limited', login ? 'too many logins from this address' : 'too many API calls from this address', { 'Retry-After': '60' });
+      }
     }
     await next();
   };

@@ -4,6 +4,7 @@
  * `onError`, and the mapping of management outcomes to values or failures.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Outcome } from '../../durable-objects/shared/outcome.js';
@@ -37,9 +38,19 @@ export function apiApp(): OpenAPIHono<ApiEnv> {
   });
 }
 
-/** The tenant's object for an id. */
+/** The tenant's object for an id, without asking whether it exists: only to create one. */
 export function tenantObject(env: ApiEnv['Bindings'], tenant: string) {
   return env.TENANTS.get(env.TENANTS.idFromName(tenant));
+}
+
+/**
+ * The object of a tenant the directory knows; 404 otherwise. Every call about an existing
+ * tenant goes through here, so a request naming an unknown one addresses no object and
+ * creates no storage.
+ */
+export async function existingTenant(c: Context<ApiEnv>, tenant: string) {
+  if (!(await c.get('cache').get(c.env, tenant))) throw new ApiFailure(404, 'tenant_not_found', 'no such tenant');
+  return tenantObject(c.env, tenant);
 }
 
 /** The value of a successful outcome; a failed one becomes the matching HTTP error. */

@@ -35,6 +35,12 @@ export const Limits = z
     videoAllowed: z.boolean(),
     messagesPerSecond: z.number().min(1).max(1000),
     messageBurst: z.number().int().min(1).max(10_000),
+    maxCallsPerUser: z.number().int().min(1).max(256).openapi({ description: 'Live calls and subscriptions per user (default 32); past it 503.' }),
+    maxPendingRequestsPerUser: z.number().int().min(1).max(256).openapi({ description: 'Incoming requests being delivered to a user at once (default 32); past it 486.' }),
+    maxUnauthenticatedSocketsPerUser: z.number().int().min(1).max(100).openapi({ description: 'Sockets not yet authenticated, per user (default 8); the oldest is closed for a newcomer.' }),
+    maxUnauthenticatedSocketsPerAddress: z.number().int().min(1).max(100).openapi({ description: 'Sockets not yet authenticated, per user and client address (default 3); past it 429.' }),
+    authFailuresPerAddress: z.number().int().min(1).max(1000).openapi({ description: 'Failed digest answers from one address before it is locked out (default 5).' }),
+    authFailuresPerUser: z.number().int().min(1).max(10_000).openapi({ description: 'Failed digest answers for one user in 10 minutes before addresses it never signed in from are locked out (default 50).' }),
   })
   .openapi('Limits');
 

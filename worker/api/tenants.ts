@@ -4,7 +4,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { EdgeCache } from '../edge-cache.js';
 import { requireAdmin, requireTenant } from './auth.js';
-import { ApiFailure, apiApp, tenantObject, unwrap } from './respond.js';
+import { ApiFailure, apiApp, existingTenant, tenantObject, unwrap } from './respond.js';
 import { ApiKey, ErrorBody, errorResponses, Tenant, TenantCreate, TenantCreated, TenantIdParam, TenantPatch } from './schemas.js';
 
 const security = [{ bearer: [] }];
@@ -27,6 +27,7 @@ export function tenantRoutes(cache: EdgeCache) {
       requireAdmin(c);
       const body = c.req.valid('json');
       const r = unwrap(await tenantObject(c.env, body.id).create(body));
+      cache.forget(body.id);
       return c.json(r, 201);
     },
   );
@@ -36,7 +37,7 @@ export function tenantRoutes(cache: EdgeCache) {
     async (c) => {
       const { tenant } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await tenantObject(c.env, tenant).get());
+      const r = unwrap(await (await existingTenant(c, tenant)).get());
       return c.json(r, 200);
     },
   );
@@ -55,7 +56,7 @@ export function tenantRoutes(cache: EdgeCache) {
       requireTenant(c, tenant);
       const body = c.req.valid('json');
       if (body.limits && c.get('principal')?.kind !== 'admin') throw new ApiFailure(403, 'forbidden', 'only the admin can change limits');
-      const r = unwrap(await tenantObject(c.env, tenant).update(body));
+      const r = unwrap(await (await existingTenant(c, tenant)).update(body));
       cache.forget(tenant);
       return c.json(r, 200);
     },
@@ -73,7 +74,7 @@ export function tenantRoutes(cache: EdgeCache) {
     async (c) => {
       requireAdmin(c);
       const { tenant } = c.req.valid('param');
-      const r = unwrap(await tenantObject(c.env, tenant).destroy());
+      const r = unwrap(await (await existingTenant(c, tenant)).destroy());
       cache.forget(tenant);
       return c.json({ deleted: tenant, deletedUsers: r.deletedUsers }, 200);
     },
@@ -91,7 +92,8 @@ export function tenantRoutes(cache: EdgeCache) {
     async (c) => {
       const { tenant } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await tenantObject(c.env, tenant).rotateKey());
+      const r = unwrap(await (await existingTenant(c, tenant)).rotateKey());
+      cache.forget(tenant);
       return c.json(r, 201);
     },
   );

@@ -4,9 +4,9 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireTenant } from './auth.js';
-import { apiApp, tenantObject, unwrap } from './respond.js';
+import { ApiFailure, apiApp, existingTenant, unwrap } from './respond.js';
 import { CallRecord, ErrorBody, errorResponses, Login, TenantIdParam, TokenIssued, TokenRequest, User, UserDetail, UserIdParam, UserPage, UserPut } from './schemas.js';
-import { userObject } from '../sip-edge.js';
+import { clientIp, userObject } from '../sip-edge.js';
 
 const security = [{ bearer: [] }];
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -35,7 +35,8 @@ export function userRoutes() {
     async (c) => {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await tenantObject(c.env, tenant).putUser(user, c.req.valid('json')));
+      const r = unwrap(await (await existingTenant(c, tenant)).putUser(user, c.req.valid('json')));
+      c.get('cache').forget(tenant, user);
       return c.json(r.user, r.created ? 201 : 200);
     },
   );
@@ -52,7 +53,7 @@ export function userRoutes() {
     async (c) => {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await tenantObject(c.env, tenant).getUser(user));
+      const r = unwrap(await (await existingTenant(c, tenant)).getUser(user));
       return c.json(r as z.infer<typeof UserDetail>, 200);
     },
   );
@@ -76,7 +77,7 @@ export function userRoutes() {
       const { tenant } = c.req.valid('param');
       requireTenant(c, tenant);
       const { cursor, limit } = c.req.valid('query');
-      const r = unwrap(await tenantObject(c.env, tenant).listUsers(cursor ?? null, limit));
+      const r = unwrap(await (await existingTenant(c, tenant)).listUsers(cursor ?? null, limit));
       return c.json(r, 200);
     },
   );
@@ -93,7 +94,8 @@ export function userRoutes() {
     async (c) => {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await tenantObject(c.env, tenant).deleteUser(user));
+      const r = unwrap(await (await existingTenant(c, tenant)).deleteUser(user));
+      c.get('cache').forget(tenant, user);
       return c.json({ deleted: user }, 200);
     },
   );
@@ -111,8 +113,25 @@ export function userRoutes() {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
       const body = c.req.valid('json') ?? {};
-      const r = unwrap(await tenantObject(c.env, tenant).issueToken(user, body.ttl));
+      const r = unwrap(await (await existingTenant(c, tenant)).issueToken(user, body.ttl));
       return c.json(issued(c.req.url, tenant, user, r), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/users/{user}/tokens/revoke',
+      summary: "Revoke every token of the user: they stop working at once, and the sockets they opened close",
+      security,
+      request: { params: userParams },
+      responses: { 200: { description: 'Revoked', ...json(z.object({ revoked: z.string() })) }, 503: { description: 'Could not apply', ...json(ErrorBody) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { tenant, user } = c.req.valid('param');
+      requireTenant(c, tenant);
+      unwrap(await (await existingTenant(c, tenant)).revokeTokens(user));
+      return c.json({ revoked: user }, 200);
     },
   );
 
@@ -127,7 +146,9 @@ export function userRoutes() {
     async (c) => {
       const { tenant } = c.req.valid('param');
       const { user, password, ttl } = c.req.valid('json');
-      const r = unwrap(await tenantObject(c.env, tenant).login(user, password, ttl));
+      // An unknown tenant answers as a wrong password does, and addresses no object.
+      if (!(await c.get('cache').get(c.env, tenant))) throw new ApiFailure(401, 'invalid_credentials', 'unknown user or wrong password');
+      const r = unwrap(await (await existingTenant(c, tenant)).login(user, password, ttl, clientIp(c.req.raw)));
       return c.json(issued(c.req.url, tenant, user, r), 200);
     },
   );
@@ -144,7 +165,7 @@ export function userRoutes() {
     async (c) => {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
-      unwrap(await tenantObject(c.env, tenant).getUser(user));
+      unwrap(await (await existingTenant(c, tenant)).getUser(user));
       const calls = await userObject(c.env, tenant, user).history(c.req.valid('query').limit);
       return c.json({ calls: calls as Array<z.infer<typeof CallRecord>> }, 200);
     },

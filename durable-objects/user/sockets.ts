@@ -1,0 +1,114 @@
+/**
+ * The user's object's socket bookkeeping: what each hibernatable socket's attachment
+ * holds, which sockets count against which cap, and when unauthenticated ones must go.
+ * Attachments hold ids and small values only (they survive hibernation with the socket).
+ */
+import type { SocketAuth, TenantPolicy } from '../../sip/context.js';
+
+/** Sockets that have not authenticated within this time are closed. */
+export const UNAUTHENTICATED_TTL_MS = 30_000;
+
+export interface Attachment {
+  /** connection id, also the socket's tag */
+  readonly c: string;
+  readonly a: SocketAuth;
+  /** opened at (ms) */
+  readonly t: number;
+  /** the client's address as the edge saw it */
+  readonly ip?: string;
+  /** the token generation a token socket was opened with (revocation closes older ones) */
+  readonly g?: string;
+}
+
+export type Admission =
+  | { readonly ok: true; readonly evict: WebSocket | null }
+  | { readonly ok: false; readonly status: 429; readonly code: string; readonly message: string };
+
+export class SocketBook {
+  /**
+   * Attachments by connection id (the socket's tag), not by the WebSocket object: the
+   * runtime may hand the same socket to us as different objects (an event's, and
+   * `getWebSockets`'), and an update made through one must be seen through the other.
+   */
+  private readonly attachments = new Map<string, Attachment>();
+
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  /** The socket's attachment, deserialised once per socket while this instance lives. */
+  attachment(ws: WebSocket): Attachment {
+    const conn = this.ctx.getTags(ws)[0] ?? '';
+    let att = this.attachments.get(conn);
+    if (!att) {
+      att = ws.deserializeAttachment() as Attachment;
+      this.attachments.set(att.c, att);
+    }
+    return att;
+  }
+
+  update(ws: WebSocket, att: Attachment): void {
+    ws.serializeAttachment(att);
+    this.attachments.set(att.c, att);
+  }
+
+  /** The socket is gone: its cached attachment goes too (the cache is bounded by open sockets). */
+  forget(conn: string): void {
+    this.attachments.delete(conn);
+  }
+
+  /** Sockets still open: one we closed is listed by the runtime until its close completes. */
+  open(): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.READY_STATE_OPEN);
+  }
+
+  authenticatedCount(): number {
+    return this.open().filter((ws) => this.attachment(ws).a !== null).length;
+  }
+
+  /**
+   * Whether a new socket may open. Signed-in sockets count against maxSockets. Sockets
+   * that have not authenticated have caps of their own, so they can never keep the real
+   * user out: per address (past it, 429) and per user, where the oldest unauthenticated
+   * socket of the address holding the most makes room for the newcomer.
+   */
+  admit(auth: SocketAuth, ip: string, policy: TenantPolicy): Admission {
+    if (auth !== null) {
+      if (this.authenticatedCount() >= policy.maxSockets) return refuse('too_many_sockets', `the user already has ${policy.maxSockets} open sockets`);
+      return { ok: true, evict: null };
+    }
+    const pending = this.open().filter((ws) => this.attachment(ws).a === null);
+    const byIp = new Map<string, WebSocket[]>();
+    for (const ws of pending) {
+      const key = this.attachment(ws).ip ?? 'unknown';
+      byIp.set(key, [...(byIp.get(key) ?? []), ws]);
+    }
+    if ((byIp.get(ip)?.length ?? 0) >= policy.maxPendingSocketsPerAddress) {
+      return refuse('too_many_pending_sockets', `this address already has ${policy.maxPendingSocketsPerAddress} sockets waiting to authenticate`);
+    }
+    if (pending.length < policy.maxPendingSockets) return { ok: true, evict: null };
+    const crowded = [...byIp.values()].sort((a, b) => b.length - a.length)[0]!;
+    const oldest = crowded.reduce((o, ws) => (this.attachment(ws).t < this.attachment(o).t ? ws : o));
+    return { ok: true, evict: oldest };
+  }
+
+  /** Unauthenticated sockets whose time is up at `now`. */
+  overdue(now: number): WebSocket[] {
+    return this.open().filter((ws) => {
+      const att = this.attachment(ws);
+      return att.a === null && att.t + UNAUTHENTICATED_TTL_MS <= now;
+    });
+  }
+
+  /** When the next unauthenticated socket's time is up, or null. */
+  nextDeadline(): number | null {
+    let min: number | null = null;
+    for (const ws of this.open()) {
+      const att = this.attachment(ws);
+      if (att.a === null && (min === null || att.t + UNAUTHENTICATED_TTL_MS < min)) min = att.t + UNAUTHENTICATED_TTL_MS;
+    }
+    return min;
+  }
+}
+
+function refuse(code: string, message: string): Admission {
+  return { ok: false, status: 429, code, message };
+}

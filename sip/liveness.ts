@@ -1,0 +1,85 @@
+/**
+ * Dead flows (RFC 5626 §4.4, §5.4). A client whose process froze, or whose network went
+ * away without a FIN, keeps its TCP connection open for as long as the kernel likes: the
+ * socket never closes, its calls never end and new calls ring into it. A WebSocket edge
+ * cannot send pings from a Durable Object, so the service asks the client itself: an
+ * OPTIONS on the flow, which every user agent answers (RFC 3261 §11.2). A flow that has
+ * said nothing since it was asked, for PROBE_TIMEOUT_MS, is dead: the adapter closes it,
+ * and its close drops its bindings and ends its calls with BYE, as any close does.
+ *
+ * Only flows whose death would hurt someone are watched (so an idle registered device
+ * costs no alarm): one in a confirmed call, probed after CALL_SILENCE_MS without a
+ * frame, and one that an INVITE leg has been waiting on for RINGING_SILENCE_MS without
+ * a frame, since a live UA answers an INVITE within 200 ms (§17.2.1, 100 Trying).
+ * Devices that asked for RFC 5626 keepalives (`reg-id` in their Contact) are told the
+ * interval in `Flow-Timer` and are judged by their CRLF pings, which the runtime answers
+ * without waking the object; one silent past twice the interval is probed too.
+ */
+import { makeBranch, ourViaValue } from './hops.js';
+import { serialize } from './serializer.js';
+import { buildRequest } from './requests.js';
+import type { UserState } from './state.js';
+
+export const CALL_SILENCE_MS = 30_000;
+export const RINGING_SILENCE_MS = 5_000;
+export const PROBE_TIMEOUT_MS = 10_000;
+/** RFC 5626 §4.4.1: the interval the server asks of outbound clients, in seconds. */
+export const FLOW_TIMER_S = 120;
+
+/** What the adapter knows of one open socket's liveness. */
+export interface FlowClock {
+  /** Last frame (or keepalive) received. */
+  readonly heardAt: number;
+  /** When the socket was first seen waited on by an INVITE leg, while it still is. */
+  readonly ringingSince: number | null;
+  /** When a probe was sent and not yet answered by any frame. */
+  readonly probedAt: number | null;
+}
+
+export type FlowWatch = 'call' | 'ringing' | 'outbound';
+
+/** Why each connection that should be watched is. */
+export function watchedFlows(state: UserState): Map<string, FlowWatch> {
+  const watched = new Map<string, FlowWatch>();
+  for (const b of state.bindings) if (b.regId !== null) watched.set(b.conn, 'outbound');
+  for (const f of state.forks) {
+    if (f.method !== 'INVITE') continue;
+    for (const b of f.branches) if (b.state === 'pending') watched.set(b.conn, 'ringing');
+  }
+  for (const d of state.dialogs) if (d.kind === 'call' && d.state === 'confirmed' && d.conn !== null) watched.set(d.conn, 'call');
+  return watched;
+}
+
+/** How long a watched flow may be silent before it is probed. */
+function silenceAllowed(why: FlowWatch): number {
+  return why === 'call' ? CALL_SILENCE_MS : why === 'ringing' ? RINGING_SILENCE_MS : 2 * FLOW_TIMER_S * 1000 + PROBE_TIMEOUT_MS;
+}
+
+export type FlowVerdict = { readonly action: 'none' | 'probe' | 'dead'; readonly next: number | null };
+
+/** What one watched flow needs at `now`, and when to look at it again. */
+export function judgeFlow(why: FlowWatch, clock: FlowClock, now: number): FlowVerdict {
+  if (clock.probedAt !== null && clock.heardAt <= clock.probedAt) {
+    const deadAt = clock.probedAt + PROBE_TIMEOUT_MS;
+    return deadAt <= now ? { action: 'dead', next: null } : { action: 'none', next: deadAt };
+  }
+  const since = why === 'ringing' && clock.ringingSince !== null ? Math.max(clock.heardAt, clock.ringingSince) : clock.heardAt;
+  const probeAt = since + silenceAllowed(why);
+  return probeAt <= now ? { action: 'probe', next: now + PROBE_TIMEOUT_MS } : { action: 'none', next: probeAt };
+}
+
+/** The OPTIONS that asks a flow whether anyone is there; its response is absorbed (kind g). */
+export function probeRequest(state: UserState, conn: string, user: string, domain: string, id: string): string {
+  const uri = state.bindings.find((b) => b.conn === conn)?.contact ?? `sip:${user}@${domain}`;
+  return serialize(
+    buildRequest({
+      method: 'OPTIONS',
+      uri,
+      via: ourViaValue(domain, makeBranch('g', id, conn, user)),
+      from: `<sip:switchboard@${domain}>;tag=${id}`,
+      to: `<sip:${user}@${domain}>`,
+      callId: `probe-${id}`,
+      cseq: 1,
+    }),
+  );
+}
