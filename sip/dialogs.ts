@@ -130,8 +130,69 @@ export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThi
     s.putDialog({ ...next, deadline: s.ctx.now + DEFAULT_SUBSCRIPTION_MS });
     return;
   }
+  // RFC 4028 §7.4: a re-INVITE or UPDATE refreshes the session; it runs another interval.
+  if ((req.method === 'INVITE' || req.method === 'UPDATE') && next.kind === 'call' && next.state === 'confirmed') {
+    const deadline = sessionDeadline(req, s.ctx.now) ?? (next.deadline !== null && next.sessionMs ? s.ctx.now + next.sessionMs : null);
+    if (deadline !== null) next = { ...next, deadline, sessionMs: deadline - s.ctx.now };
+  }
   // An ACK, or anything that changes nothing, costs no write.
   if (next !== d) s.putDialog(next);
+}
+
+/** What a dialog's deadline becomes when it is answered: a subscription's expiry, a call's session expiry. */
+export function answeredDeadline(s: Step, d: Dialog, res: SipMessage): Pick<Dialog, 'deadline' | 'sessionMs'> {
+  if (d.kind === 'subscription') return { deadline: s.ctx.now + DEFAULT_SUBSCRIPTION_MS, sessionMs: null };
+  const deadline = sessionDeadline(res, s.ctx.now);
+  return { deadline, sessionMs: deadline === null ? null : deadline - s.ctx.now };
+}
+
+/** RFC 4028 §4: Min-SE is at least 90 s; a day bounds what one client can ask for. */
+const MIN_SESSION_S = 90;
+const MAX_SESSION_S = 86_400;
+/** Past the interval the UAs had to refresh in, the grace RFC 4028 §10 gives the non-refresher's BYE. */
+const SESSION_GRACE_MS = 32_000;
+
+/**
+ * When a call whose UAs negotiated session timers (RFC 4028: `Session-Expires` in the 2xx
+ * or a refresh) is over if nobody refreshes it: the interval plus the §10 grace, so a UA
+ * that ends the session itself always does so first. Null without session timers.
+ */
+export function sessionDeadline(msg: SipMessage, now: number): number | null {
+  const value = header(msg, 'session-expires');
+  if (value === undefined) return null;
+  const seconds = parseInt(value, 10);
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  return now + Math.min(MAX_SESSION_S, Math.max(MIN_SESSION_S, seconds)) * 1000 + SESSION_GRACE_MS;
+}
+
+/**
+ * A call's session expired without a refresh (RFC 4028 §10): both sides are told with BYE,
+ * the peer through its object on this user's behalf, this user's own socket as if from
+ * the peer. The peer's object, which saw the same 2xx, does the same from its side; a BYE
+ * that crosses one of these finds the dialog ended and changes nothing.
+ */
+export function sessionExpired(s: Step, d: Dialog): void {
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0)), [408, 'Session expired']);
+  const toUser = requestToUser(s, d, [408, 'Session expired']);
+  if (toUser && d.conn) s.send(d.conn, toUser);
+  endDialog(s, d, 'session-expired');
+}
+
+/** A BYE to this user's socket in the dialog, as the peer would send it (§15.1.1). */
+function requestToUser(s: Step, d: Dialog, reason: [number, string]): SipRequest | null {
+  const userIsCaller = d.direction === 'out';
+  const target = userIsCaller ? d.callerContact : d.calleeContact;
+  if (!target || !d.calleeTag || !d.conn) return null;
+  return buildRequest({
+    method: 'BYE',
+    uri: target,
+    via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), d.conn, s.ctx.user)),
+    from: userIsCaller ? withTag(d.toHeader, d.calleeTag) : d.fromHeader,
+    to: userIsCaller ? d.fromHeader : withTag(d.toHeader, d.calleeTag),
+    callId: d.callId,
+    cseq: nextCseq(userIsCaller ? (d.calleeCseq ?? 0) : d.callerCseq),
+    headers: [reasonHeader(reason[0], reason[1])],
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
 import { trimLingering } from './bounds.js';
-import { byeOnBehalf, cancelOnBehalf, endDialog } from './dialogs.js';
+import { byeOnBehalf, cancelOnBehalf, endDialog, sessionExpired } from './dialogs.js';
 import { onPeerRequest } from './downlink.js';
 import { expireFork, failBranch, forkIsSettled } from './fork.js';
 import { field } from './message.js';
@@ -93,6 +93,7 @@ function onTimer(s: Step): void {
   for (const d of s.state.dialogs) {
     if (d.deadline === null || d.deadline > now) continue;
     if (d.state === 'ended') s.forgetDialog(d.id);
+    else if (d.kind === 'call' && d.state === 'confirmed') sessionExpired(s, d);
     else endDialog(s, d, d.state === 'early' ? 'timeout' : 'expired', d.state === 'early' ? 408 : null);
   }
   if (s.state.nonces.some((n) => n.expiresAt <= now)) s.putNonces(s.state.nonces.filter((n) => n.expiresAt > now));

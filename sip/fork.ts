@@ -12,7 +12,7 @@ import { responseFromHeaders, type ResponseOptions } from './response.js';
 import { parseMessage } from './parser.js';
 import { serialize } from './serializer.js';
 import { dialogId, type Binding, type Branch, type Fork } from './state.js';
-import { DEFAULT_SUBSCRIPTION_MS, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from './dialogs.js';
+import { answeredDeadline, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from './dialogs.js';
 import { warningHeader, type Step } from './step.js';
 
 /** Non-INVITE transactions time out after 64*T1 (§17.1.2.2, Timer F). */
@@ -149,7 +149,7 @@ function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse, ans
     finalStatus: res.status,
     toHeader: header(res, 'to')!,
     answer,
-    deadline: d.kind === 'subscription' ? s.ctx.now + DEFAULT_SUBSCRIPTION_MS : null,
+    ...answeredDeadline(s, d, res),
   });
 }
 

@@ -10,7 +10,7 @@ import { viaOwner, type OurBranch } from './hops.js';
 import { header, type SipResponse } from './message.js';
 import type { MediaSummary } from './sdp.js';
 import { dialogId } from './state.js';
-import { DEFAULT_SUBSCRIPTION_MS } from './dialogs.js';
+import { answeredDeadline } from './dialogs.js';
 import { withoutIdentity } from './identity.js';
 import type { Step } from './step.js';
 
@@ -77,7 +77,7 @@ function trackCallerDialog(s: Step, res: SipResponse, answer: MediaSummary | nul
       finalStatus: status,
       toHeader: header(res, 'to')!,
       answer,
-      deadline: d.kind === 'subscription' ? s.ctx.now + DEFAULT_SUBSCRIPTION_MS : null,
+      ...answeredDeadline(s, d, res),
     };
     if (d.state === 'ended' && d.endReason === 'caller-gone') {
       // The caller's socket closed while this 2xx was on its way: finish and hang up for it.

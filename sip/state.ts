@@ -105,8 +105,13 @@ export interface Dialog {
   readonly branch: string | null;
   readonly offer: MediaSummary | null;
   readonly answer: MediaSummary | null;
-  /** When this record leaves memory or times out (early: safety expiry; ended: linger). */
+  /**
+   * When this record leaves memory or times out: early, its safety expiry; confirmed, its
+   * RFC 4028 session expiry when the UAs negotiated session timers; ended, its linger.
+   */
   readonly deadline: number | null;
+  /** The negotiated session interval plus grace (RFC 4028), that a refresh restarts. */
+  readonly sessionMs?: number | null;
 }
 
 /** Highest nonce-count accepted per nonce, to refuse replays (RFC 7616 §3.4.5). */

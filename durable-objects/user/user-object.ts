@@ -8,17 +8,14 @@
 import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, nextDeadline, refusal, step } from '../../sip/engine.js';
 import { withDefaultLimits, type ConnInfo, type Credentials, type Effect, type Input, type StepContext, type TenantPolicy } from '../../sip/context.js';
-import { judgeFlow, probeRequest, watchedFlows, type FlowClock, type FlowWatch } from '../../sip/liveness.js';
 import { takeToken, type Bucket } from '../../sip/rate-limit.js';
-import { parseMessage } from '../../sip/parser.js';
 import type { MediaSummary } from '../../sip/sdp.js';
-import { responseFromHeaders } from '../../sip/response.js';
-import { serialize } from '../../sip/serializer.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
-import { TtlMap } from '../shared/ttl-map.js';
+import { FlowWatcher } from './flows.js';
+import { Peers } from './peers.js';
 import { SocketBook, UNAUTHENTICATED_TTL_MS, type Attachment } from './sockets.js';
 import { UserStore, type CallRecord } from './store.js';
 
@@ -87,19 +84,19 @@ export class UserObject extends DurableObject<Env> {
   /** Inside the alarm handler: nothing at or before now may be planned (see `planAlarm`). */
   private inAlarm = false;
   private readonly buckets = new Map<string, Bucket>();
-  /** Liveness of watched flows (sip/liveness.ts); after an eviction counted from the wake. */
-  private readonly flows = new Map<string, FlowClock>();
+  /** Liveness of the flows whose death would hurt someone (sip/liveness.ts). */
+  private readonly flows: FlowWatcher;
   /** Sockets by connection id, looked up once per socket while this instance lives. */
   private readonly sockets = new Map<string, WebSocket>();
   private prunedAt = 0;
-  private readonly peers = new Map<string, DurableObjectStub<UserObject>>();
-  /** Whether a peer user exists: asked of the tenant's object before its object is addressed. */
-  private readonly known = new TtlMap<boolean>(1_000);
+  private readonly peers: Peers;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
     this.book = new SocketBook(ctx);
+    this.flows = new FlowWatcher(ctx, (conn) => this.socket(conn));
+    this.peers = new Peers(env, () => this.identity!.tenant);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
     this.identity = this.store.getMeta<UserIdentity>('identity');
@@ -153,7 +150,7 @@ export class UserObject extends DurableObject<Env> {
     // at all (RFC 7118 §5): it is read leniently, and the parser judges what it holds.
     if (typeof message === 'string' && notUtf8(message)) return this.closeSocket(ws, CLOSE_NOT_UTF8, 'text frame is not valid UTF-8');
     const text = typeof message === 'string' ? message : lenientUtf8.decode(message);
-    this.heard(att.c);
+    this.flows.heard(att.c, Date.now());
     const policy = this.config ? withDefaultLimits(this.config.policy) : null;
     if (policy) {
       const taken = takeToken(this.buckets.get(att.c), Date.now(), policy.messagesPerSecond, policy.messageBurst);
@@ -209,7 +206,13 @@ export class UserObject extends DurableObject<Env> {
     this.flush();
     const now = Date.now();
     for (const ws of this.book.overdue(now)) await this.closeSocket(ws, CLOSE_POLICY, 'not authenticated within 30 s');
-    await this.checkFlows(now);
+    // Silent flows are asked whether anyone is there; those that did not answer are closed.
+    if (this.config && this.identity) {
+      for (const a of this.flows.due(this.state, now, this.identity.user, this.config.policy.domain, () => randomToken(8))) {
+        if (a.kind === 'probe') this.sendTo(a.conn, a.text);
+        else await this.closeSocket(a.ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
+      }
+    }
     if (now - this.prunedAt > 3_600_000) {
       this.store.pruneHistory();
       this.prunedAt = now;
@@ -300,7 +303,7 @@ export class UserObject extends DurableObject<Env> {
 
   private async onClosed(conn: string): Promise<void> {
     this.buckets.delete(conn);
-    this.flows.delete(conn);
+    this.flows.forget(conn);
     this.sockets.delete(conn);
     this.book.forget(conn);
     await this.run({ type: 'socket-closed', conn });
@@ -418,40 +421,24 @@ export class UserObject extends DurableObject<Env> {
       }
       // An object addressed is an object created: a user the tenant does not have is
       // answered here, and nothing is stored for it anywhere (RFC 3261 §16.6 404).
-      if (!(await this.exists(tenant, to))) {
+      if (!(await this.peers.exists(to))) {
         if (kind === 'relay-request') await this.answerLocally(text, 404, 'User Not Found');
         return;
       }
-      const stub = this.peer(tenant, to);
+      const stub = this.peers.stub(to);
       if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text, media);
       else await stub.relayResponse({ tenant, user: to }, me, text, media);
     } catch (err) {
       console.error('switchboard: relay failed', kind, to, err instanceof Error ? err.message : err);
-      this.peers.delete(to);
+      this.peers.drop(to);
       if (kind === 'relay-request') await this.answerLocally(text, 503, 'Peer Unreachable');
     }
   }
 
-  private exists(tenant: string, user: string): Promise<boolean> {
-    return this.known.get(user, async () => (await this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant)).edgeUser(user)).exists, (v) => !v);
-  }
-
   /** A relayed request that cannot go on is answered (§16.9) through our own Via, as the peer would. */
   private async answerLocally(text: string, status: number, reason: string): Promise<void> {
-    const r = parseMessage(text);
-    if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
-    const res = responseFromHeaders(r.message.headers, status, { reason, toTag: randomToken(8) });
-    await this.run({ type: 'peer-response', from: this.identity!.user, text: serialize(res) });
-  }
-
-  private peer(tenant: string, user: string): DurableObjectStub<UserObject> {
-    let stub = this.peers.get(user);
-    if (!stub) {
-      if (this.peers.size >= 1_000) this.peers.clear();
-      stub = this.env.USERS.get(this.env.USERS.idFromName(`${tenant}/${user}`));
-      this.peers.set(user, stub);
-    }
-    return stub;
+    const answer = refusal(text, status, { reason, newId: () => randomToken(8) });
+    if (answer) await this.run({ type: 'peer-response', from: this.identity!.user, text: answer });
   }
 
   private sendTo(conn: string, text: string | null): void {
@@ -474,50 +461,7 @@ export class UserObject extends DurableObject<Env> {
     return ws;
   }
 
-  // ---------------------------------------------------------------- liveness and the alarm plan
-
-  private heard(conn: string): void {
-    const clock = this.flows.get(conn);
-    if (clock) this.flows.set(conn, { ...clock, heardAt: Date.now() });
-  }
-
-  /**
-   * The clocks of the flows that are watched now (sip/liveness.ts), each last heard at
-   * its latest frame or keepalive: a flow first watched now, or after an eviction, counts
-   * from now.
-   */
-  private watched(now: number): Array<{ conn: string; ws: WebSocket; clock: FlowClock; why: FlowWatch }> {
-    if (!this.state) return [];
-    const out: Array<{ conn: string; ws: WebSocket; clock: FlowClock; why: FlowWatch }> = [];
-    for (const [conn, why] of watchedFlows(this.state)) {
-      const ws = this.socket(conn);
-      if (!ws || ws.readyState !== WebSocket.READY_STATE_OPEN) continue;
-      const prior = this.flows.get(conn) ?? { heardAt: now, ringingSince: null, probedAt: null };
-      const keepalive = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      const ringingSince = why === 'ringing' ? (prior.ringingSince ?? now) : null;
-      // An outbound device is judged by its keepalives only once it has sent one (RFC 5626 §4.4.1).
-      if (why === 'outbound' && keepalive === 0) continue;
-      const clock: FlowClock = { ...prior, heardAt: Math.max(prior.heardAt, keepalive), ringingSince };
-      this.flows.set(conn, clock);
-      out.push({ conn, ws, clock, why });
-    }
-    return out;
-  }
-
-  /** Probes flows silent too long; closes those that did not answer a probe. */
-  private async checkFlows(now: number): Promise<void> {
-    const domain = this.config?.policy.domain;
-    if (!domain || !this.identity) return;
-    for (const { conn, ws, clock, why } of this.watched(now)) {
-      const verdict = judgeFlow(why, clock, now);
-      if (verdict.action === 'probe') {
-        this.flows.set(conn, { ...clock, probedAt: now });
-        this.sendTo(conn, probeRequest(this.state!, conn, this.identity.user, domain, randomToken(8)));
-      } else if (verdict.action === 'dead') {
-        await this.closeSocket(ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
-      }
-    }
-  }
+  // ---------------------------------------------------------------- the alarm plan
 
   /**
    * One alarm, pointed at the earliest of: the core's next timer, the pending flush, the
@@ -531,7 +475,7 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     let at = earliest(earliest(this.state ? nextDeadline(this.state) : null, this.flushAt), this.book.nextDeadline());
     if (this.holdGrid && this.identity) at = earliest(at, onGrid(this.identity.user, now + 1));
-    for (const { why, clock } of this.watched(now)) at = earliest(at, judgeFlow(why, clock, now).next);
+    at = earliest(at, this.flows.next(this.state, now));
     if (at === null) return;
     if (this.inAlarm) at = Math.max(at, now + 1);
     if (this.alarmAt === null || at < this.alarmAt) {

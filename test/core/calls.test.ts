@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Sim, DOMAIN } from '../support/sim.js';
+import { Sim, DOMAIN, registeredPair } from '../support/sim.js';
 import { TestUA, PLAIN_SDP, asRequest, asResponse, bodyOf, describe as what, methodOf, statusOf, webrtcSdp, type SentRequest, type UaDialog } from '../support/ua.js';
 import { header, headerLines } from '../../sip/message.js';
 import { nameAddrs, vias } from '../../sip/headers.js';
@@ -400,5 +400,54 @@ describe('policy: identity, routes, SDP', () => {
     const bye = alice.request('BYE', `sip:bob@${DOMAIN}`, { to: `<sip:bob@${DOMAIN}>;tag=nope` });
     sim.send(a, bye.text);
     expect(statusOf(sim.take(a)[0]!)).toBe(481);
+  });
+});
+
+describe('session timers (RFC 4028): a session nobody refreshes ends', () => {
+  function answeredWithTimer(seconds: number) {
+    const { sim, alice, bob, a, b } = registeredPair();
+    const invite = alice.invite('bob', { headers: ['Supported: timer', `Session-Expires: ${seconds}`] });
+    sim.send(a, invite.text);
+    const atBob = sim.take(b).find((t) => t.startsWith('INVITE'))!;
+    sim.send(b, bob.respond(atBob, 200, { toTag: 'bob-tag', headers: [`Session-Expires: ${seconds};refresher=uac`, 'Require: timer'] }));
+    const ok = sim.take(a).find((t) => t.startsWith('SIP/2.0 200'))!;
+    const dialog = alice.dialogAsCaller(invite, ok);
+    sim.send(a, alice.inDialog(dialog, 'ACK').text);
+    sim.take(b);
+    return { sim, alice, dialog, a, b };
+  }
+
+  it('sends BYE with Reason to both parties after the interval and the §10 grace, and ends both records', () => {
+    const { sim, a, b } = answeredWithTimer(90);
+    sim.advance(90_000 + 31_000);
+    expect(sim.take(a).filter((t) => t.startsWith('BYE'))).toEqual([]);
+    sim.advance(2_000);
+    const byes = [...sim.take(a), ...sim.take(b)].filter((t) => t.startsWith('BYE'));
+    expect(byes).toHaveLength(2);
+    for (const bye of byes) expect(header(asRequest(bye), 'reason')).toBe('SIP;cause=408;text="Session expired"');
+    expect(sim.state('alice').dialogs.map((d) => [d.state, d.endReason])).toEqual([['ended', 'session-expired']]);
+    expect(sim.state('bob').dialogs.map((d) => d.state)).toEqual(['ended']);
+  });
+
+  it('a re-INVITE refreshing the session runs another interval; a client cannot ask for less than 90 s', () => {
+    const { sim, alice, dialog, a, b } = answeredWithTimer(10);
+    sim.advance(60_000);
+    sim.send(a, alice.inDialog(dialog, 'INVITE', { headers: ['Session-Expires: 90;refresher=uac'] }).text);
+    sim.take(b);
+    sim.advance(100_000);
+    expect([...sim.take(a), ...sim.take(b)].filter((t) => t.startsWith('BYE'))).toEqual([]);
+    expect(sim.state('alice').dialogs.map((d) => d.state)).toEqual(['confirmed']);
+    sim.advance(30_000);
+    expect(sim.state('alice').dialogs.map((d) => d.state)).toEqual(['ended']);
+  });
+
+  it('a call without session timers has no deadline', () => {
+    const { sim, alice, bob, a, b } = registeredPair();
+    const invite = alice.invite('bob');
+    sim.send(a, invite.text);
+    const atBob = sim.take(b).find((t) => t.startsWith('INVITE'))!;
+    sim.send(b, bob.respond(atBob, 200, { toTag: 'bob-tag' }));
+    expect(sim.state('alice').dialogs.map((d) => [d.state, d.deadline])).toEqual([['confirmed', null]]);
+    expect(sim.state('bob').dialogs.map((d) => [d.state, d.deadline])).toEqual([['confirmed', null]]);
   });
 });

@@ -350,6 +350,23 @@ describe('7. a frozen peer is noticed', () => {
     expect(bob.sock.closed).toBeNull();
   });
 
+  it('a call whose session timer (RFC 4028) runs out unrefreshed ends with BYE to both parties', async () => {
+    const { t, alice, bob } = await twoUsers();
+    const invite = alice.ua.invite('bob', { headers: ['Supported: timer', 'Session-Expires: 90'] });
+    alice.sock.send(invite.text);
+    const atBob = await bob.sock.next('INVITE');
+    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1], headers: ['Session-Expires: 90;refresher=uac', 'Require: timer'] }));
+    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
+    await bob.sock.next('ACK');
+    const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 123_000);
+    await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(Date.now() - 1));
+    await runDurableObjectAlarm(stub);
+    vi.useRealTimers();
+    for (const sock of [alice.sock, bob.sock]) expect(header(asRequest(await sock.next('BYE')), 'reason')).toBe('SIP;cause=408;text="Session expired"');
+  });
+
   it('a REGISTER with reg-id and Supported: outbound gets Flow-Timer in its 200 (RFC 5626 §5.4)', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
