@@ -1,6 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, BASE, PASSWORD, Phone, addUser, api, newTenant, tokenFor, upgrade, what, withDigest } from './helpers.js';
+import { ADMIN, BASE, PASSWORD, Phone, addUser, api, callInProgress, newTenant, tokenFor, upgrade, what, withDigest } from './helpers.js';
 import { createApp } from '../../worker/app.js';
 import { asRequest } from '../support/ua.js';
 
@@ -123,24 +123,6 @@ describe('tenants', () => {
     expect((await upgrade(`/sip/${t.id}/alice`)).status).toBe(101);
   });
 });
-
-/** alice and bob of a new tenant, registered, in an answered and ACKed call. */
-async function callInProgress() {
-  const t = await newTenant();
-  await addUser(t, 'alice');
-  await addUser(t, 'bob');
-  const alice = await Phone.connect(t, 'alice');
-  const bob = await Phone.connect(t, 'bob');
-  await alice.register();
-  await bob.register();
-  const invite = alice.ua.invite('bob');
-  alice.sock.send(invite.text);
-  const atBob = await bob.sock.next('INVITE');
-  bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
-  alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-  await bob.sock.next('ACK');
-  return { t, alice, bob, invite };
-}
 
 describe('users', () => {
   it('creates (201) and updates (200) a user; passwords and HA1s never come back', async () => {

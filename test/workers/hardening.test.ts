@@ -5,7 +5,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BASE, PASSWORD, Phone, Socket, addUser, api, newTenant, tokenFor, upgrade, what, withDigest, type TestTenant } from './helpers.js';
+import { BASE, PASSWORD, Phone, Socket, addUser, api, callInProgress, newTenant, tokenFor, upgrade, what, withDigest, type TestTenant } from './helpers.js';
 import { TestUA, asRequest, asResponse } from '../support/ua.js';
 import { header, headerLines } from '../../sip/message.js';
 import { createApp } from '../../worker/app.js';
@@ -293,29 +293,26 @@ describe('10. password guessing is throttled without locking the real user out',
   });
 });
 
+/** Fires the object's alarm with the clock at `at` (the clock stays there until `vi.useRealTimers`). */
+async function alarmAt(stub: DurableObjectStub, at: number): Promise<void> {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(at);
+  await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(at - 1));
+  await runDurableObjectAlarm(stub);
+}
+
 describe('7. a frozen peer is noticed', () => {
   it('a party silent in a call is probed with OPTIONS, closed when it does not answer, and the other side gets BYE', async () => {
-    const { t, alice, bob } = await twoUsers();
-    const invite = alice.ua.invite('bob');
-    alice.sock.send(invite.text);
-    const atBob = await bob.sock.next('INVITE');
-    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
-    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-    await bob.sock.next('ACK');
+    const { t, alice, bob } = await callInProgress();
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
-    const fire = async (at: number) => {
-      vi.useFakeTimers({ toFake: ['Date'] });
-      vi.setSystemTime(at);
-      await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(at - 1));
-      await runDurableObjectAlarm(stub);
-      vi.useRealTimers();
-    };
     const start = Date.now();
-    await fire(start + 31_000);
+    await alarmAt(stub, start + 31_000);
+    vi.useRealTimers();
     const probe = asRequest(await bob.sock.next('OPTIONS'));
     expect(header(probe, 'via')).toMatch(/branch=z9hG4bK-sb~g/);
     // bob stays silent: ten seconds later his flow is dead.
-    await fire(start + 42_000);
+    await alarmAt(stub, start + 42_000);
+    vi.useRealTimers();
     expect((await bob.sock.waitClosed()).code).toBe(1001);
     const bye = asRequest(await alice.sock.next('BYE'));
     expect(header(bye, 'reason')).toMatch(/Connection lost/);
@@ -324,45 +321,25 @@ describe('7. a frozen peer is noticed', () => {
   });
 
   it('a party that answers the probe keeps its call', async () => {
-    const { t, alice, bob } = await twoUsers();
-    const invite = alice.ua.invite('bob');
-    alice.sock.send(invite.text);
-    const atBob = await bob.sock.next('INVITE');
-    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1] }));
-    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-    await bob.sock.next('ACK');
+    const { t, alice, bob } = await callInProgress();
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
     const start = Date.now();
     // The clock stays at the probe's time while bob answers it, as it would in real time.
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(start + 31_000);
-    await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(start + 30_999));
-    await runDurableObjectAlarm(stub);
+    await alarmAt(stub, start + 31_000);
     const probe = await bob.sock.next('OPTIONS');
     vi.setSystemTime(start + 31_050);
     bob.sock.send(bob.ua.respond(probe, 200));
     await new Promise((r) => setTimeout(r, 100));
-    vi.setSystemTime(start + 42_000);
-    await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(start + 41_999));
-    await runDurableObjectAlarm(stub);
+    await alarmAt(stub, start + 42_000);
     vi.useRealTimers();
     await alice.sock.quiet(200, 'BYE');
     expect(bob.sock.closed).toBeNull();
   });
 
   it('a call whose session timer (RFC 4028) runs out unrefreshed ends with BYE to both parties', async () => {
-    const { t, alice, bob } = await twoUsers();
-    const invite = alice.ua.invite('bob', { headers: ['Supported: timer', 'Session-Expires: 90'] });
-    alice.sock.send(invite.text);
-    const atBob = await bob.sock.next('INVITE');
-    bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1], headers: ['Session-Expires: 90;refresher=uac', 'Require: timer'] }));
-    alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
-    await bob.sock.next('ACK');
+    const { t, alice, bob } = await callInProgress({ inviteHeaders: ['Supported: timer', 'Session-Expires: 90'], answerHeaders: ['Session-Expires: 90;refresher=uac', 'Require: timer'] });
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 123_000);
-    await runInDurableObject(stub, (_o, state) => state.storage.setAlarm(Date.now() - 1));
-    await runDurableObjectAlarm(stub);
+    await alarmAt(stub, Date.now() + 123_000);
     vi.useRealTimers();
     for (const sock of [alice.sock, bob.sock]) expect(header(asRequest(await sock.next('BYE')), 'reason')).toBe('SIP;cause=408;text="Session expired"');
   });

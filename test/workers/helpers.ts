@@ -205,4 +205,23 @@ export class Phone {
   }
 }
 
+
+/** alice and bob of a new tenant, registered, in an answered and ACKed call. */
+export async function callInProgress(o: { limits?: Record<string, unknown>; inviteHeaders?: readonly string[]; answerHeaders?: readonly string[] } = {}) {
+  const t = await newTenant(o.limits ?? {});
+  await addUser(t, 'alice');
+  await addUser(t, 'bob');
+  const alice = await Phone.connect(t, 'alice');
+  const bob = await Phone.connect(t, 'bob');
+  await alice.register();
+  await bob.register();
+  const invite = alice.ua.invite('bob', { headers: o.inviteHeaders });
+  alice.sock.send(invite.text);
+  const atBob = await bob.sock.next('INVITE');
+  bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: atBob.split('\r\n\r\n')[1], headers: o.answerHeaders }));
+  alice.sock.send(alice.ua.inDialog(alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE')), 'ACK').text);
+  await bob.sock.next('ACK');
+  return { t, alice, bob, invite };
+}
+
 export { what, parse, header };
