@@ -5,7 +5,6 @@
  * into the affected users' objects.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { EMPTY_GUARD, checkGuard, recordFailure, recordSuccess, type AuthGuard } from '../../sip/auth-guard.js';
 import { computeHa1 } from '../../sip/digest.js';
 import { directory } from '../directory/directory-object.js';
 import type { Env } from '../env.js';
@@ -13,32 +12,11 @@ import { randomToken } from '../shared/http.js';
 import { migrate } from '../shared/migrations.js';
 import { fail, ok, type Outcome } from '../shared/outcome.js';
 import type { UserConfig, UserIdentity, UserObject, UserSnapshot } from '../user/user-object.js';
+import { LoginGuards } from './login-guards.js';
 import { TENANT_MIGRATIONS } from './migrations.js';
+import { configOf, newApiKey, toTenant, toUser, type TenantRow, type UserRow } from './rows.js';
 import { DEFAULT_TENANT_LIMITS, defaultDomain, policyOf, type IceOverride, type Tenant, type TenantLimits, type User } from './model.js';
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, sha256Hex, signToken, timingSafeEqualBytes } from './tokens.js';
-
-type TenantRow = {
-  id: string;
-  domain: string;
-  name: string | null;
-  limits: string;
-  api_key_hash: string;
-  token_secret: string;
-  ice: string | null;
-  created_at: string;
-  updated_at: string;
-};
-
-type UserRow = {
-  id: string;
-  display_name: string | null;
-  enabled: number;
-  ha1_md5: string | null;
-  ha1_sha256: string | null;
-  token_gen: string;
-  created_at: string;
-  updated_at: string;
-};
 
 export interface TenantInput {
   readonly id: string;
@@ -79,8 +57,8 @@ export class TenantObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Management calls served by this instance (kept in memory: counting must not write). */
   private calls = 0;
-  /** Failed logins by address and user (auth-guard.ts), in memory: lost only when the object is idle. */
-  private readonly loginGuards = new Map<string, AuthGuard>();
+  /** Failed logins by address and user, in memory: lost only when the object is idle. */
+  private readonly loginGuards = new LoginGuards();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -338,28 +316,18 @@ export class TenantObject extends DurableObject<Env> {
     const user = this.userRow(id);
     const now = Date.now();
     const policy = row ? policyOf(toTenant(row)) : null;
-    const guard = this.loginGuards.get(id) ?? EMPTY_GUARD;
-    if (policy) {
-      const verdict = checkGuard(guard, source, now, policy);
-      if (verdict.locked) return fail(429, 'too_many_failures', `too many failed logins; retry in ${verdict.retryAfterSeconds} s`);
-    }
+    const locked = policy ? this.loginGuards.lockedFor(id, source, now, policy) : null;
+    if (locked !== null) return fail(429, 'too_many_failures', `too many failed logins; retry in ${locked} s`);
     const expected = user?.ha1_md5 ?? '0'.repeat(32);
     const given = computeHa1('MD5', id, row?.domain ?? '', password);
     const enc = new TextEncoder();
     const match = timingSafeEqualBytes(enc.encode(given), enc.encode(expected));
     if (!row || !user || !match || !user.enabled) {
-      if (policy && user) this.rememberGuard(id, recordFailure(guard, source, now, policy));
+      if (policy && user) this.loginGuards.failed(id, source, now, policy);
       return fail(401, 'invalid_credentials', 'unknown user or wrong password');
     }
-    this.rememberGuard(id, recordSuccess(guard, source, now));
+    this.loginGuards.succeeded(id, source, now);
     return this.issueToken(id, ttlSeconds);
-  }
-
-  private rememberGuard(id: string, guard: AuthGuard): void {
-    this.loginGuards.delete(id);
-    this.loginGuards.set(id, guard);
-    // Bounded: the user whose guard changed longest ago makes room.
-    if (this.loginGuards.size > 1024) this.loginGuards.delete(this.loginGuards.keys().next().value!);
   }
 
   /** How many management calls this object served (the signaling path must add none). */
@@ -411,39 +379,4 @@ export class TenantObject extends DurableObject<Env> {
       await Promise.all(items.slice(i, i + PUSH_CONCURRENCY).map(fn));
     }
   }
-}
-
-function newApiKey(tenant: string): string {
-  return `sbk_${tenant}_${randomToken(24)}`;
-}
-
-function toTenant(r: TenantRow): Tenant {
-  return {
-    id: r.id,
-    domain: r.domain,
-    name: r.name,
-    limits: { ...DEFAULT_TENANT_LIMITS, ...(JSON.parse(r.limits) as Partial<TenantLimits>) },
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toUser(r: UserRow): User {
-  return {
-    id: r.id,
-    displayName: r.display_name,
-    enabled: r.enabled === 1,
-    hasPassword: r.ha1_md5 !== null,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function configOf(t: Tenant, r: UserRow): UserConfig {
-  return {
-    policy: policyOf(t),
-    credentials: { ha1Md5: r.ha1_md5, ha1Sha256: r.ha1_sha256, enabled: r.enabled === 1 },
-    displayName: r.display_name,
-    tokenGeneration: r.token_gen,
-  };
 }

@@ -10,56 +10,21 @@ import { lostConnections, nextDeadline, refusal, step } from '../../sip/engine.j
 import { withDefaultLimits, type ConnInfo, type Credentials, type Effect, type Input, type StepContext, type TenantPolicy } from '../../sip/context.js';
 import { takeToken, type Bucket } from '../../sip/rate-limit.js';
 import type { MediaSummary } from '../../sip/sdp.js';
-import { EMPTY_STATE, type UserState } from '../../sip/state.js';
-import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
+import { onGrid } from '../../sip/timers.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
 import { FlowWatcher } from './flows.js';
 import { Peers } from './peers.js';
 import { SocketBook, UNAUTHENTICATED_TTL_MS, type Attachment } from './sockets.js';
+import type { Registration, UserConfig, UserIdentity, UserSnapshot } from './model.js';
+import { StateCache } from './state-cache.js';
 import { UserStore, type CallRecord } from './store.js';
 
 export { UNAUTHENTICATED_TTL_MS };
 
-/**
- * Call state (forks and dialogs) is written behind: at most this long after it changed,
- * in one transaction, by the alarm. A call that rings and is answered within it costs one
- * write instead of one per message, and a fork that starts and ends within it costs none
- * (the timer-based write-back of Kamailio's dialog module, db_mode 2). An object is only
- * evicted after 10 s without events, so nothing is lost to hibernation; a crash of the
- * runtime can lose at most this much call state. Registrations, nonces and the auth
- * guard are written through: a 200 to REGISTER means the binding is stored (RFC 3261
- * §10.3 step 8). The write is due at the user's next housekeeping instant (sip/timers.ts),
- * so the alarm that writes is also the one that forgets ended calls.
- */
-export const WRITE_BEHIND_MS = HOUSEKEEPING_GRID_MS;
+export { WRITE_BEHIND_MS } from './state-cache.js';
 
-export interface UserIdentity {
-  readonly tenant: string;
-  readonly user: string;
-}
-
-export interface UserConfig {
-  readonly policy: TenantPolicy;
-  readonly credentials: Credentials;
-  readonly displayName: string | null;
-  /** Tokens carry the generation they were issued in; a revocation changes it. */
-  readonly tokenGeneration?: string;
-}
-
-export interface Registration {
-  readonly contact: string;
-  readonly userAgent: string | null;
-  readonly since: number;
-  readonly expiresAt: number;
-  readonly instance: string | null;
-}
-
-export interface UserSnapshot {
-  readonly registrations: Registration[];
-  readonly calls: CallRecord[];
-  readonly sockets: number;
-}
+export type { Registration, UserConfig, UserIdentity, UserSnapshot } from './model.js';
 
 /** RFC 6455 §7.4.1: 1007 for a text frame that is not UTF-8, 1008 for a policy violation. */
 const CLOSE_NOT_UTF8 = 1007;
@@ -72,12 +37,8 @@ export class UserObject extends DurableObject<Env> {
   private identity: UserIdentity | null;
   private config: UserConfig | null;
   private nonceSecret: string | null;
-  /** Caches: rebuilt from SQLite and the runtime after any eviction. */
-  private state: UserState | null = null;
-  /** What SQLite holds: `state` as of the last flush. */
-  private stored: UserState | null = null;
-  /** When unflushed call state must be written, or null when there is none. */
-  private flushAt: number | null = null;
+  /** The state in memory and its write-behind (rebuilt from SQLite after any eviction). */
+  private readonly cache: StateCache;
   private alarmAt: number | null = null;
   /** The last alarm found call state to write: keep the alarm on the grid (see `alarm`). */
   private holdGrid = false;
@@ -94,6 +55,7 @@ export class UserObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
+    this.cache = new StateCache(this.store);
     this.book = new SocketBook(ctx);
     this.flows = new FlowWatcher(ctx, (conn) => this.socket(conn));
     this.peers = new Peers(env, () => this.identity!.tenant);
@@ -202,13 +164,13 @@ export class UserObject extends DurableObject<Env> {
     // write-behind needs it and set none of their own. Every `setAlarm` is a storage
     // write; this makes it one per grid instant for a busy user instead of one per call.
     // The first alarm that finds nothing to write lets the grid go.
-    this.holdGrid = this.flushAt !== null;
-    this.flush();
+    this.holdGrid = this.cache.flushAt !== null;
+    this.cache.flush();
     const now = Date.now();
     for (const ws of this.book.overdue(now)) await this.closeSocket(ws, CLOSE_POLICY, 'not authenticated within 30 s');
     // Silent flows are asked whether anyone is there; those that did not answer are closed.
     if (this.config && this.identity) {
-      for (const a of this.flows.due(this.state, now, this.identity.user, this.config.policy.domain, () => randomToken(8))) {
+      for (const a of this.flows.due(this.cache.peek(), now, this.identity.user, this.config.policy.domain, () => randomToken(8))) {
         if (a.kind === 'probe') this.sendTo(a.conn, a.text);
         else await this.closeSocket(a.ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
       }
@@ -257,8 +219,8 @@ export class UserObject extends DurableObject<Env> {
 
   async snapshot(): Promise<UserSnapshot> {
     if (this.identity) await this.wake();
-    this.flush();
-    const state = this.loadState();
+    this.cache.flush();
+    const state = this.cache.get();
     return {
       registrations: state.bindings.map((b) => ({
         contact: b.contact,
@@ -273,7 +235,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   async history(limit: number): Promise<CallRecord[]> {
-    this.flush();
+    this.cache.flush();
     return this.store.calls(limit);
   }
 
@@ -284,8 +246,7 @@ export class UserObject extends DurableObject<Env> {
     this.config = null;
     this.identity = null;
     this.nonceSecret = null;
-    this.state = this.stored = EMPTY_STATE;
-    this.flushAt = null;
+    this.cache.clear();
   }
 
   // ---------------------------------------------------------------- the adapter itself
@@ -318,11 +279,6 @@ export class UserObject extends DurableObject<Env> {
     this.identity ??= who;
   }
 
-  private loadState(): UserState {
-    if (!this.state) this.state = this.stored = this.store.load(Date.now());
-    return this.state;
-  }
-
   /**
    * On the first event since the object was built (a no-op after that): load the state,
    * then close what it still holds for sockets that are gone without their close having
@@ -330,30 +286,10 @@ export class UserObject extends DurableObject<Env> {
    * outlives its socket.
    */
   private async wake(): Promise<void> {
-    if (this.state !== null) return;
-    const state = this.loadState();
+    if (this.cache.loaded) return;
+    const state = this.cache.get();
     const live = new Set(this.book.open().map((ws) => this.book.attachment(ws).c));
     for (const conn of lostConnections(state, live)) await this.run({ type: 'socket-closed', conn });
-  }
-
-  /** Writes what changed since the last flush, in the current event's transaction. */
-  private flush(): void {
-    if (this.state && this.stored && this.state !== this.stored) this.store.persist(this.stored, this.state);
-    this.stored = this.state;
-    this.flushAt = null;
-  }
-
-  /**
-   * Registrations, nonces and the auth guard are written through; call state waits for
-   * the next flush; pending transactions are memory only and never make a write due.
-   */
-  private commit(prev: UserState, next: UserState, now: number, flushNow: boolean): void {
-    this.state = next;
-    if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces || next.guard !== prev.guard) this.flush();
-    // On the user's housekeeping grid (sip/timers.ts): the same alarm forgets ended calls.
-    else if (this.flushAt === null && this.stored && (next.forks !== this.stored.forks || next.dialogs !== this.stored.dialogs)) {
-      this.flushAt = onGrid(this.identity?.user ?? '', now + 1);
-    }
   }
 
   private context(): StepContext | null {
@@ -376,9 +312,9 @@ export class UserObject extends DurableObject<Env> {
     await this.wake();
     let effects: readonly Effect[];
     try {
-      const prev = this.loadState();
+      const prev = this.cache.get();
       const result = step(prev, input, ctx);
-      this.commit(prev, result.state, ctx.now, opts.flush === true);
+      this.cache.commit(prev, result.state, ctx.now, ctx.user, opts.flush === true);
       effects = result.effects;
     } catch (err) {
       // A defect must not take the socket or its siblings down: answer 500 and carry on
@@ -473,9 +409,10 @@ export class UserObject extends DurableObject<Env> {
    */
   private planAlarm(): void {
     const now = Date.now();
-    let at = earliest(earliest(this.state ? nextDeadline(this.state) : null, this.flushAt), this.book.nextDeadline());
+    const state = this.cache.peek();
+    let at = earliest(earliest(state ? nextDeadline(state) : null, this.cache.flushAt), this.book.nextDeadline());
     if (this.holdGrid && this.identity) at = earliest(at, onGrid(this.identity.user, now + 1));
-    at = earliest(at, this.flows.next(this.state, now));
+    at = earliest(at, this.flows.next(state, now));
     if (at === null) return;
     if (this.inAlarm) at = Math.max(at, now + 1);
     if (this.alarmAt === null || at < this.alarmAt) {

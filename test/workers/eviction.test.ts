@@ -4,11 +4,12 @@ import { expect, it } from 'vitest';
 import { Phone, addUser, api, newTenant, what } from './helpers.js';
 import { bodyOf, webrtcSdp } from '../support/ua.js';
 import { WRITE_BEHIND_MS } from '../../durable-objects/user/user-object.js';
+import type { StateCache } from '../../durable-objects/user/state-cache.js';
 
 /** True when the object serving this user was rebuilt since it last handled a message. */
 async function evicted(tenant: string, user: string): Promise<boolean> {
   const stub = env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
-  return runInDurableObject(stub, (obj) => (obj as unknown as { state: unknown }).state === null);
+  return runInDurableObject(stub, (obj) => !(obj as unknown as { cache: StateCache }).cache.loaded);
 }
 
 /** When the runtime last answered a keepalive on the user's socket by itself. */
@@ -130,7 +131,7 @@ it('a socket whose close never ran loses its bindings when the object next wakes
     const row = state.storage.sql.exec<{ data: string }>('SELECT data FROM bindings').one();
     const ghost = { ...JSON.parse(row.data), id: 'sip:ghost@192.0.2.1;transport=ws', contact: 'sip:ghost@192.0.2.1;transport=ws', conn: 'gone' };
     state.storage.sql.exec('INSERT INTO bindings (id, conn, expires_at, data) VALUES (?, ?, ?, ?)', ghost.id, ghost.conn, ghost.expiresAt, JSON.stringify(ghost));
-    (obj as unknown as { state: unknown }).state = null;
+    (obj as unknown as { cache: StateCache }).cache.unload();
   });
 
   const seen = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
