@@ -7,6 +7,12 @@
 
 /** A whole message (one WebSocket frame, RFC 7118 §5): 513 above it (§21.5.12). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
+/**
+ * A message relayed between users' objects: what a client may send plus what the hops
+ * add to it (Via, Record-Route, P-Asserted-Identity: well under 1 KiB), so that nothing a
+ * client was allowed to send is lost between the objects.
+ */
+export const MAX_RELAYED_BYTES = MAX_MESSAGE_BYTES + 4 * 1024;
 /** One header line, folded continuations included: 513 above it (§21.5.12). */
 export const MAX_HEADER_LINE = 4096;
 /** The whole header section: 513 above it (§21.5.12). A browser's INVITE has about 1.5 KiB. */

@@ -6,7 +6,7 @@
  */
 import { isToken, utf8Length } from './grammar.js';
 import { contacts, cseq, from, integerHeader, isValidCallId, nameAddrs, to, vias } from './headers.js';
-import { MAX_CALL_ID, MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_HEADER_URI, MAX_MESSAGE_BYTES, MAX_REQUEST_URI, MAX_TAG } from './limits.js';
+import { MAX_CALL_ID, MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_HEADER_URI, MAX_MESSAGE_BYTES, MAX_RELAYED_BYTES, MAX_REQUEST_URI, MAX_TAG } from './limits.js';
 import { canonicalName, field, header, headerLines, type HeaderField, type SipMessage, type SipRequest } from './message.js';
 import type { NameAddr } from './name-addr.js';
 import { tagOf } from './name-addr.js';
@@ -46,7 +46,8 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
   });
 
   // A UTF-16 unit is at most 3 UTF-8 bytes: only long texts need counting.
-  if (text.length > MAX_MESSAGE_BYTES || (text.length * 3 > MAX_MESSAGE_BYTES && utf8Length(text) > MAX_MESSAGE_BYTES)) {
+  const max = opts.trusted ? MAX_RELAYED_BYTES : MAX_MESSAGE_BYTES;
+  if (text.length > max || (text.length * 3 > max && utf8Length(text) > max)) {
     return fail(513, 'Message Too Large', recoverHeaders(text));
   }
 

@@ -9,7 +9,8 @@ import { jsonError } from '../durable-objects/shared/http.js';
 import { peekToken, verifyToken } from '../durable-objects/tenant/tokens.js';
 import { isTenantId, isUserId } from '../sip/identity.js';
 import type { EdgeCache } from './edge-cache.js';
-import { defaultDomain } from '../durable-objects/tenant/model.js';
+import { defaultDomain, policyOf } from '../durable-objects/tenant/model.js';
+import { DEFAULT_LIMITS, withDefaultLimits } from '../sip/context.js';
 import { standInSocket } from './stand-in-socket.js';
 
 export function userObject(env: Env, tenant: string, user: string) {
@@ -65,7 +66,11 @@ export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
       // looks exactly like one who does: the same 101 and the same challenges, from a
       // stand-in here in the Worker, so that no object is addressed or created for it.
       const who = await cache.user(c.env, tenant, user);
-      if (!who.exists || !who.enabled) return standInSocket(tenant, user, (await cache.get(c.env, tenant))?.tenant.domain ?? defaultDomain(tenant));
+      if (!who.exists || !who.enabled) {
+        const view = await cache.get(c.env, tenant);
+        const policy = view ? withDefaultLimits(policyOf(view.tenant)) : { ...DEFAULT_LIMITS, tenant, domain: defaultDomain(tenant) };
+        return standInSocket(user, policy, ip);
+      }
     }
 
     // Only the Worker may say who the socket is: drop any such header from the client.

@@ -1,10 +1,16 @@
 /**
  * The user's object's watch on its flows (sip/liveness.ts decides; this keeps the clocks).
- * A clock lives in memory with its socket: after an eviction a watched flow counts from
- * the wake, which at worst delays a verdict by one silence period.
+ *
+ * When a flow was last heard is kept in memory (writing it on every frame would cost more
+ * than it saves); a probe sent is kept in the socket's attachment, which survives
+ * hibernation, and cleared by the next frame. So an object evicted between its alarms,
+ * as a user in a quiet call is, still concludes: a flow whose last hearing was lost with
+ * the evicted instance is probed when next looked at, and a probe left unanswered is
+ * found in the attachment by whichever instance looks next.
  */
 import { judgeFlow, probeRequest, watchedFlows, type FlowClock, type FlowWatch } from '../../sip/liveness.js';
 import type { UserState } from '../../sip/state.js';
+import type { Attachment, SocketBook } from './sockets.js';
 
 export interface WatchedFlow {
   readonly conn: string;
@@ -15,22 +21,28 @@ export interface WatchedFlow {
 
 export type FlowAction = { readonly kind: 'probe'; readonly conn: string; readonly text: string } | { readonly kind: 'dead'; readonly ws: WebSocket };
 
+/** Last heard before anything this instance knows: the first look probes. */
+const UNKNOWN = Number.NEGATIVE_INFINITY;
+
 export class FlowWatcher {
-  private readonly clocks = new Map<string, FlowClock>();
+  private readonly heardAt = new Map<string, number>();
+  private readonly ringingSince = new Map<string, number>();
 
   constructor(
     private readonly ctx: DurableObjectState,
+    private readonly book: SocketBook,
     private readonly socket: (conn: string) => WebSocket | undefined,
   ) {}
 
-  /** A frame arrived on `conn`. */
-  heard(conn: string, now: number): void {
-    const clock = this.clocks.get(conn);
-    if (clock) this.clocks.set(conn, { ...clock, heardAt: now });
+  /** A frame arrived on the socket: it is alive, and any probe it had is answered. */
+  heard(ws: WebSocket, att: Attachment, now: number): void {
+    this.heardAt.set(att.c, now);
+    if (att.p !== undefined) this.book.update(ws, { ...att, p: undefined });
   }
 
   forget(conn: string): void {
-    this.clocks.delete(conn);
+    this.heardAt.delete(conn);
+    this.ringingSince.delete(conn);
   }
 
   /** The earliest moment a watched flow must be looked at again, or null. */
@@ -43,13 +55,13 @@ export class FlowWatcher {
     return at;
   }
 
-  /** What is due at `now`: probes to send (recorded as sent) and dead flows to close. */
+  /** What is due at `now`: probes to send (recorded in the attachment) and dead flows to close. */
   due(state: UserState | null, now: number, user: string, domain: string, newId: () => string): FlowAction[] {
     const actions: FlowAction[] = [];
     for (const f of this.watched(state, now)) {
       const verdict = judgeFlow(f.why, f.clock, now);
       if (verdict.action === 'probe') {
-        this.clocks.set(f.conn, { ...f.clock, probedAt: now });
+        this.book.update(f.ws, { ...this.book.attachment(f.ws), p: now });
         actions.push({ kind: 'probe', conn: f.conn, text: probeRequest(state!, f.conn, user, domain, newId()) });
       } else if (verdict.action === 'dead') actions.push({ kind: 'dead', ws: f.ws });
     }
@@ -63,16 +75,18 @@ export class FlowWatcher {
   private watched(state: UserState | null, now: number): WatchedFlow[] {
     if (!state) return [];
     const out: WatchedFlow[] = [];
-    for (const [conn, why] of watchedFlows(state)) {
+    const watched = watchedFlows(state);
+    for (const conn of this.ringingSince.keys()) if (watched.get(conn) !== 'ringing') this.ringingSince.delete(conn);
+    for (const [conn, why] of watched) {
       const ws = this.socket(conn);
       if (!ws || ws.readyState !== WebSocket.READY_STATE_OPEN) continue;
       const keepalive = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
       // An outbound device is judged by its keepalives only once it has sent one (RFC 5626 §4.4.1).
       if (why === 'outbound' && keepalive === 0) continue;
-      const prior = this.clocks.get(conn) ?? { heardAt: now, ringingSince: null, probedAt: null };
-      const ringingSince = why === 'ringing' ? (prior.ringingSince ?? now) : null;
-      const clock: FlowClock = { ...prior, heardAt: Math.max(prior.heardAt, keepalive), ringingSince };
-      this.clocks.set(conn, clock);
+      if (why === 'ringing' && !this.ringingSince.has(conn)) this.ringingSince.set(conn, now);
+      const probedAt = this.book.attachment(ws).p ?? null;
+      const heard = Math.max(this.heardAt.get(conn) ?? UNKNOWN, keepalive);
+      const clock: FlowClock = { heardAt: heard, ringingSince: this.ringingSince.get(conn) ?? null, probedAt };
       out.push({ conn, ws, why, clock });
     }
     return out;

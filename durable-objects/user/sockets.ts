@@ -18,6 +18,8 @@ export interface Attachment {
   readonly ip?: string;
   /** the token generation a token socket was opened with (revocation closes older ones) */
   readonly g?: string;
+  /** when a liveness probe was sent that no frame has answered yet (flows.ts) */
+  readonly p?: number;
 }
 
 export type Admission =
@@ -111,4 +113,17 @@ export class SocketBook {
 
 function refuse(code: string, message: string): Admission {
   return { ok: false, status: 429, code, message };
+}
+
+/**
+ * RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection. The runtime hands
+ * such a frame over with U+FFFD where the bad bytes were; SIP's start line and headers
+ * never need that character, so there it is taken for bytes that were not UTF-8 (a body,
+ * such as a chat message, may carry it).
+ */
+export function notUtf8(text: string): boolean {
+  const bad = text.indexOf('\uFFFD');
+  if (bad < 0) return false;
+  const end = text.indexOf('\r\n\r\n');
+  return end < 0 || bad < end;
 }

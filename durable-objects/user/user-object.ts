@@ -15,7 +15,7 @@ import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
 import { FlowWatcher } from './flows.js';
 import { Peers } from './peers.js';
-import { SocketBook, UNAUTHENTICATED_TTL_MS, type Attachment } from './sockets.js';
+import { SocketBook, UNAUTHENTICATED_TTL_MS, notUtf8, type Attachment } from './sockets.js';
 import type { Registration, UserConfig, UserIdentity, UserSnapshot } from './model.js';
 import { StateCache } from './state-cache.js';
 import { UserStore, type CallRecord } from './store.js';
@@ -57,7 +57,7 @@ export class UserObject extends DurableObject<Env> {
     this.store = new UserStore(ctx.storage);
     this.cache = new StateCache(this.store);
     this.book = new SocketBook(ctx);
-    this.flows = new FlowWatcher(ctx, (conn) => this.socket(conn));
+    this.flows = new FlowWatcher(ctx, this.book, (conn) => this.socket(conn));
     this.peers = new Peers(env, () => this.identity!.tenant);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
@@ -105,14 +105,12 @@ export class UserObject extends DurableObject<Env> {
     // Frames still queued behind a close we sent are dropped.
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return;
     const att = this.book.attachment(ws);
-    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection. The runtime
-    // hands such a frame over with U+FFFD where the bad bytes were; SIP's start line and
-    // headers never need that character, so there it fails the connection (a body, such
-    // as a chat message, may carry it). A binary frame may hold a body that is not text
-    // at all (RFC 7118 §5): it is read leniently, and the parser judges what it holds.
+    // A text frame that is not UTF-8 fails the connection (sockets.ts notUtf8). A binary
+    // frame may hold a body that is not text at all (RFC 7118 §5): it is read leniently,
+    // and the parser judges what it holds.
     if (typeof message === 'string' && notUtf8(message)) return this.closeSocket(ws, CLOSE_NOT_UTF8, 'text frame is not valid UTF-8');
     const text = typeof message === 'string' ? message : lenientUtf8.decode(message);
-    this.flows.heard(att.c, Date.now());
+    this.flows.heard(ws, att, Date.now());
     const policy = this.config ? withDefaultLimits(this.config.policy) : null;
     if (policy) {
       const taken = takeToken(this.buckets.get(att.c), Date.now(), policy.messagesPerSecond, policy.messageBurst);
@@ -164,6 +162,8 @@ export class UserObject extends DurableObject<Env> {
     // write-behind needs it and set none of their own. Every `setAlarm` is a storage
     // write; this makes it one per grid instant for a busy user instead of one per call.
     // The first alarm that finds nothing to write lets the grid go.
+    // Load the state first: the flows to watch, and the sockets lost while evicted, are in it.
+    await this.wake();
     this.holdGrid = this.cache.flushAt !== null;
     this.cache.flush();
     const now = Date.now();
@@ -420,14 +420,6 @@ export class UserObject extends DurableObject<Env> {
       void this.ctx.storage.setAlarm(at);
     }
   }
-}
-
-/** U+FFFD in the start line or headers: what the runtime makes of bytes that are not UTF-8. */
-function notUtf8(text: string): boolean {
-  const bad = text.indexOf('\uFFFD');
-  if (bad < 0) return false;
-  const end = text.indexOf('\r\n\r\n');
-  return end < 0 || bad < end;
 }
 
 function revoked(): Response {

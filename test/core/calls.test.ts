@@ -451,3 +451,19 @@ describe('session timers (RFC 4028): a session nobody refreshes ends', () => {
     expect(sim.state('bob').dialogs.map((d) => [d.state, d.deadline])).toEqual([['confirmed', null]]);
   });
 });
+
+describe('the largest message a client may send', () => {
+  it('reaches the callee although the hops add their Via, Record-Route and P-Asserted-Identity', () => {
+    const { sim, alice, a, b } = registeredPair();
+    const base = alice.invite('bob', { body: '' }).text.length;
+    const sdp = webrtcSdp();
+    const pad = `a=x-pad:${'p'.repeat(64 * 1024 - base - sdp.length - 200)}\r\n`;
+    const invite = alice.invite('bob', { body: sdp + pad });
+    expect(new TextEncoder().encode(invite.text).length).toBeLessThanOrEqual(64 * 1024);
+    expect(new TextEncoder().encode(invite.text).length).toBeGreaterThan(64 * 1024 - 400);
+    sim.send(a, invite.text);
+    const atBob = sim.take(b).find((t) => t.startsWith('INVITE'));
+    expect(atBob).toBeDefined();
+    expect(atBob!.slice(atBob!.indexOf('\r\n\r\n') + 4)).toBe(sdp + pad);
+  });
+});

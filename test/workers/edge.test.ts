@@ -52,6 +52,36 @@ describe('the WebSocket edge (RFC 7118)', () => {
     expect(await probe(`nosuch${Date.now()}`, 'alice')).toEqual(real);
   });
 
+  it('a missing user keeps a real one’s caps too: the fourth pending socket of an address, and the sixth wrong answer', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    const behaviour = async (user: string, ip: string) => {
+      const open = () => exports.default.fetch(`${BASE}/sip/${t.id}/${user}`, { headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'sip', 'CF-Connecting-IP': ip } });
+      const statuses: number[] = [];
+      const socks: Socket[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await open();
+        statuses.push(res.status);
+        if (res.status === 101) socks.push(Socket.wrap(res.webSocket!));
+      }
+      const [guesser] = socks;
+      const finals: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const ua = new TestUA(user, t.domain);
+        const sent = ua.register();
+        guesser!.send(sent.text);
+        const challenge = await guesser!.next((x) => what(x).endsWith('REGISTER'));
+        guesser!.send(withDigest(sent, challenge, user, `guess-${i}`));
+        finals.push(asResponse(await guesser!.next((x) => what(x).endsWith('REGISTER'))).status);
+      }
+      for (const s of socks) s.close();
+      return { statuses, finals };
+    };
+    const real = await behaviour('alice', '198.51.100.1');
+    expect(real).toEqual({ statuses: [101, 101, 101, 429], finals: [401, 401, 401, 401, 401, 503] });
+    expect(await behaviour('nobody', '198.51.100.2')).toEqual(real);
+  });
+
   it('reads a binary frame that is not all UTF-8 leniently: the socket stays up', async () => {
     const t = await newTenant();
     await addUser(t, 'alice');
