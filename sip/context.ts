@@ -43,7 +43,7 @@ export const DEFAULT_LIMITS = {
   maxCalls: 32,
   maxForks: 32,
   maxPendingSockets: 16,
-  maxPendingSocketsPerAddress: 3,
+  maxPendingSocketsPerAddress: 5,
   authFailuresPerSource: 5,
   authFailuresPerUser: 50,
 } as const;

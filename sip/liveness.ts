@@ -63,7 +63,9 @@ export function judgeFlow(why: FlowWatch, clock: FlowClock, now: number): FlowVe
     const deadAt = clock.probedAt + PROBE_TIMEOUT_MS;
     return deadAt <= now ? { action: 'dead', next: null } : { action: 'none', next: deadAt };
   }
-  const since = why === 'ringing' && clock.ringingSince !== null ? Math.max(clock.heardAt, clock.ringingSince) : clock.heardAt;
+  // A flow heard from since its INVITE leg began is alive: it may ring as long as it likes.
+  if (why === 'ringing' && clock.ringingSince !== null && clock.heardAt >= clock.ringingSince) return { action: 'none', next: null };
+  const since = why === 'ringing' && clock.ringingSince !== null ? clock.ringingSince : clock.heardAt;
   const probeAt = since + silenceAllowed(why);
   return probeAt <= now ? { action: 'probe', next: now + PROBE_TIMEOUT_MS } : { action: 'none', next: probeAt };
 }

@@ -4,7 +4,7 @@
  * `nc=00000001` is never taken for a replay of another's. Ten hand-built devices answer
  * their 401s together; then real JsSIP ×3 and SIP.js ×2 of one user start together.
  *
- * Sockets that have not authenticated yet are capped per client address (3): each group
+ * Sockets that have not authenticated yet are capped per client address (5 by default): each group
  * of devices below shares an address no more than that (the address is CF-Connecting-IP,
  * which a client's request carries through `wrangler dev`), as devices on a few
  * different networks would.
