@@ -73,6 +73,7 @@ export function productTarget({ repo, runDir, stateRoot, port, core, adminToken,
         durableObjects: [
           { binding: 'USERS', className: 'UserObject' },
           { binding: 'TENANTS', className: 'TenantObject' },
+          { binding: 'DIRECTORY', className: 'DirectoryObject' },
         ],
         text: { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off' },
       });

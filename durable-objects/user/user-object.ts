@@ -336,6 +336,9 @@ export class UserObject extends DurableObject<Env> {
           break;
         case 'authenticate':
           for (const ws of this.ctx.getWebSockets(e.conn)) this.book.update(ws, { ...this.book.attachment(ws), a: 'digest' });
+          // Its 30 s is moot now: the alarm goes where the plan really is (often much
+          // later), instead of waking the object for nothing.
+          this.planAlarm(true);
           break;
         case 'relay-request':
         case 'relay-response':
@@ -402,20 +405,24 @@ export class UserObject extends DurableObject<Env> {
   /**
    * One alarm, pointed at the earliest of: the core's next timer, the pending flush, the
    * user's next housekeeping instant while the grid is held, the next unauthenticated
-   * socket's 30 s, and the next look at a watched flow. It is only ever moved earlier
-   * (an alarm that fires early finds nothing due and plans again). Inside the alarm
+   * socket's 30 s, and the next look at a watched flow. It is only moved earlier (an
+   * alarm that fires early finds nothing due and plans again), except `exact`, when a
+   * socket signs in and its 30 s no longer counts. Inside the alarm
    * handler nothing at or before now is planned: what was due has just been done, and a
    * past alarm set there would leave the plan pointing at an alarm that already ran.
    */
-  private planAlarm(): void {
+  private planAlarm(exact = false): void {
     const now = Date.now();
     const state = this.cache.peek();
     let at = earliest(earliest(state ? nextDeadline(state) : null, this.cache.flushAt), this.book.nextDeadline());
     if (this.holdGrid && this.identity) at = earliest(at, onGrid(this.identity.user, now + 1));
     at = earliest(at, this.flows.next(state, now));
-    if (at === null) return;
-    if (this.inAlarm) at = Math.max(at, now + 1);
-    if (this.alarmAt === null || at < this.alarmAt) {
+    if (at !== null && this.inAlarm) at = Math.max(at, now + 1);
+    if (exact && at !== this.alarmAt) {
+      // Moved later, or away: one storage write, where an alarm for nothing would be a wake.
+      this.alarmAt = at;
+      void (at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
+    } else if (at !== null && (this.alarmAt === null || at < this.alarmAt)) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
     }
