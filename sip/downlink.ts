@@ -6,7 +6,7 @@
 import { dialogForPeerRequest, noteInDialogRequest } from './dialogs.js';
 import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
 import { dialogKind } from './dialogs.js';
-import { liveDialogs, liveForks } from './bounds.js';
+import { forksPerPeer, liveForks, ownCalls } from './bounds.js';
 import { getParam } from './grammar.js';
 import { callId, integerHeader, toTag, topVia } from './headers.js';
 import { derivedBranch, ourViaValue } from './hops.js';
@@ -58,8 +58,10 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
     return;
   }
   // §21.4.24: a user who already has as many requests in delivery or calls as its object
-  // may keep is busy; the request is refused before it makes a record.
-  if (liveForks(s.state) >= s.ctx.policy.maxForks || (dialogKind(req.method) && liveDialogs(s.state) >= s.ctx.policy.maxCalls)) {
+  // may keep is busy, and so is one whose every place a single caller may take is taken
+  // by that caller; the request is refused before it makes a record.
+  const { maxForks, maxCalls } = s.ctx.policy;
+  if (liveForks(s.state) >= maxForks || liveForks(s.state, peer) >= forksPerPeer(s.ctx.policy) || (dialogKind(req.method) && ownCalls(s.state) >= maxCalls)) {
     rejectRelayed(s, req, peer, 486, { reason: 'Busy Here' });
     return;
   }

@@ -4,7 +4,7 @@
  * routes, SDP) and relayed to the object of the user it addresses (RFC 3261 §16).
  */
 import { authenticate } from './auth.js';
-import { liveDialogs } from './bounds.js';
+import { ownCalls } from './bounds.js';
 import type { ConnInfo } from './context.js';
 import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from './dialogs.js';
 import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from './headers.js';
@@ -161,7 +161,7 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
       return;
     }
     // Each live dialog is a record this object keeps: a user's own calls are bounded.
-    if (liveDialogs(s.state) >= s.ctx.policy.maxCalls) {
+    if (ownCalls(s.state) >= s.ctx.policy.maxCalls) {
       s.reply(conn.id, req, 503, { reason: 'Too Many Calls In Progress', headers: [field('Retry-After', '5')] });
       return;
     }

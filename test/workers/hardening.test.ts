@@ -66,7 +66,8 @@ describe('1. what one user can make its object hold is bounded', () => {
   });
 
   it('a caller past maxCallsPerUser gets 503 with Retry-After; a callee past maxPendingRequestsPerUser answers 486', async () => {
-    const { t, alice, bob } = await twoUsers({ maxCallsPerUser: 3, maxPendingRequestsPerUser: 2 });
+    // Eight places for bob's incoming requests, two of them for any one caller.
+    const { t, alice, bob } = await twoUsers({ maxCallsPerUser: 3, maxPendingRequestsPerUser: 8 });
     await addUser(t, 'carol');
     const carol = await Phone.connect(t, 'carol');
     await carol.register();
@@ -86,6 +87,24 @@ describe('1. what one user can make its object hold is bounded', () => {
     expect(busy.reason).toBe('Too Many Calls In Progress');
     expect(header(busy, 'retry-after')).toBe('5');
     await carol.sock.quiet(200, 'INVITE');
+  });
+
+  it('a caller flooding a user takes a quarter of its places at most: others still reach it, and it still calls out', async () => {
+    const { t, alice, bob } = await twoUsers({ maxPendingRequestsPerUser: 8 });
+    await addUser(t, 'carol');
+    const carol = await Phone.connect(t, 'carol');
+    await carol.register();
+    for (let i = 0; i < 2; i++) {
+      alice.sock.send(alice.ua.invite('bob').text);
+      await bob.sock.next('INVITE');
+    }
+    for (let i = 0; i < 5; i++) alice.sock.send(alice.ua.invite('bob').text);
+    for (let i = 0; i < 5; i++) await alice.sock.next((x) => x.startsWith('SIP/2.0 486'));
+    // carol still rings bob, and bob, with calls ringing him, calls carol.
+    carol.sock.send(carol.ua.invite('bob').text);
+    await bob.sock.next('INVITE');
+    bob.sock.send(bob.ua.invite('carol').text);
+    expect(what(await carol.sock.next('INVITE'))).toBe('INVITE');
   });
 });
 
