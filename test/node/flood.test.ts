@@ -428,8 +428,11 @@ describe(`one user flooding at its full allowed rate for ${FLOOD_SECONDS} s with
 
   it('has the INVITEs the service accepted reach the victim whole (an accepted request is not lost)', () => {
     const { seen, answers } = report;
-    // Every INVITE answered 100 Trying was taken on; it must be forked to the victim's device.
-    expect(seen.invites).toBe(answers['100 Trying']);
+    // Every INVITE answered 100 Trying was taken on by the flooder's object; the victim's
+    // object either forked it to the device or refused it as busy (one caller may hold a
+    // quarter of its places for incoming requests): none vanished in between.
+    expect(seen.invites).toBeGreaterThan(0);
+    expect(seen.invites).toBe(answers['100 Trying']! - (answers['486 Busy Here'] ?? 0));
     expect(seen.minInviteBytes).toBeGreaterThan(MAX_MESSAGE_BYTES - 64);
   });
 

@@ -5,7 +5,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BASE, PASSWORD, Phone, Socket, addUser, api, callInProgress, newTenant, tokenFor, upgrade, what, withDigest, type TestTenant } from './helpers.js';
+import { BASE, PASSWORD, Phone, Socket, addUser, api, callInProgress, newTenant, registeredPair, tokenFor, upgrade, what, withDigest, type TestTenant } from './helpers.js';
 import { TestUA, asRequest, asResponse } from '../support/ua.js';
 import { header, headerLines } from '../../sip/message.js';
 import { createApp } from '../../worker/app.js';
@@ -37,20 +37,9 @@ async function digestRegister(sock: Socket, ua: TestUA, password: string): Promi
   return asResponse(await sock.next((x) => what(x).endsWith('REGISTER'))).status;
 }
 
-async function twoUsers(limits: Record<string, unknown> = {}) {
-  const t = await newTenant(limits);
-  await addUser(t, 'alice');
-  await addUser(t, 'bob');
-  const alice = await Phone.connect(t, 'alice');
-  const bob = await Phone.connect(t, 'bob');
-  await alice.register();
-  await bob.register();
-  return { t, alice, bob };
-}
-
 describe('1. what one user can make its object hold is bounded', () => {
   it('a header line past 4 KiB gets 513, a Request-URI past 1 KiB gets 414, a display name past 256 gets 400', async () => {
-    const { t, alice } = await twoUsers();
+    const { t, alice } = await registeredPair();
     alice.sock.send(alice.ua.invite('bob', { from: `"${'x'.repeat(50_000)}" <sip:alice@${t.domain}>` }).text);
     // The answer echoes the From as RFC 3261 §8.2.6 says; its status line is what matters.
     expect((await alice.sock.next((x) => x.startsWith('SIP/2.0 513'))).split('\r\n')[0]).toBe('SIP/2.0 513 Header Section Too Large');
@@ -67,7 +56,7 @@ describe('1. what one user can make its object hold is bounded', () => {
 
   it('a caller past maxCallsPerUser gets 503 with Retry-After; a callee past maxPendingRequestsPerUser answers 486', async () => {
     // Eight places for bob's incoming requests, two of them for any one caller.
-    const { t, alice, bob } = await twoUsers({ maxCallsPerUser: 3, maxPendingRequestsPerUser: 8 });
+    const { t, alice, bob } = await registeredPair({ maxCallsPerUser: 3, maxPendingRequestsPerUser: 8 });
     await addUser(t, 'carol');
     const carol = await Phone.connect(t, 'carol');
     await carol.register();
@@ -90,7 +79,7 @@ describe('1. what one user can make its object hold is bounded', () => {
   });
 
   it('a caller flooding a user takes a quarter of its places at most: others still reach it, and it still calls out', async () => {
-    const { t, alice, bob } = await twoUsers({ maxPendingRequestsPerUser: 8 });
+    const { t, alice, bob } = await registeredPair({ maxPendingRequestsPerUser: 8 });
     await addUser(t, 'carol');
     const carol = await Phone.connect(t, 'carol');
     await carol.register();
@@ -210,7 +199,7 @@ describe('5. tokens can be revoked', () => {
 
 describe('8. a response is accepted only where its request went', () => {
   it('a forged response from an unauthenticated socket, or from another socket of the user, never reaches the sender', async () => {
-    const { t, alice, bob } = await twoUsers();
+    const { t, alice, bob } = await registeredPair();
     const message = bob.ua.request('MESSAGE', `sip:alice@${t.domain}`, { body: 'hi', contentType: 'text/plain' });
     bob.sock.send(message.text);
     const atAlice = await alice.sock.next('MESSAGE');
@@ -228,7 +217,7 @@ describe('8. a response is accepted only where its request went', () => {
 
 describe('9. caller identity is the socket’s, and the service asserts it', () => {
   it('a From at another domain is refused 403; client identity headers are dropped and P-Asserted-Identity added', async () => {
-    const { t, alice, bob } = await twoUsers();
+    const { t, alice, bob } = await registeredPair();
     await api('PUT', `${T(t.id)}/users/alice`, { body: { displayName: 'Alice Example' }, token: t.apiKey });
     // The user's object learns the display name when the tenant pushes it.
     alice.sock.send(alice.ua.invite('bob', { from: `"Carol (CEO)" <sip:alice@evil.example>` }).text);

@@ -205,16 +205,21 @@ export class Phone {
   }
 }
 
-
-/** alice and bob of a new tenant, registered, in an answered and ACKed call. */
-export async function callInProgress(o: { limits?: Record<string, unknown>; inviteHeaders?: readonly string[]; answerHeaders?: readonly string[] } = {}) {
-  const t = await newTenant(o.limits ?? {});
+/** alice and bob of a new tenant, each with a token socket and registered. */
+export async function registeredPair(limits: Record<string, unknown> = {}) {
+  const t = await newTenant(limits);
   await addUser(t, 'alice');
   await addUser(t, 'bob');
   const alice = await Phone.connect(t, 'alice');
   const bob = await Phone.connect(t, 'bob');
   await alice.register();
   await bob.register();
+  return { t, alice, bob };
+}
+
+/** alice and bob of a new tenant, registered, in an answered and ACKed call. */
+export async function callInProgress(o: { limits?: Record<string, unknown>; inviteHeaders?: readonly string[]; answerHeaders?: readonly string[] } = {}) {
+  const { t, alice, bob } = await registeredPair(o.limits);
   const invite = alice.ua.invite('bob', { headers: o.inviteHeaders });
   alice.sock.send(invite.text);
   const atBob = await bob.sock.next('INVITE');
