@@ -17,6 +17,7 @@ import { FlowWatcher } from './flows.js';
 import { Peers } from './peers.js';
 import { SocketBook, UNAUTHENTICATED_TTL_MS, notUtf8, type Attachment } from './sockets.js';
 import type { Registration, UserConfig, UserIdentity, UserSnapshot } from './model.js';
+import { AlarmPlan } from './alarm-plan.js';
 import { StateCache } from './state-cache.js';
 import { UserStore, type CallRecord } from './store.js';
 
@@ -39,11 +40,10 @@ export class UserObject extends DurableObject<Env> {
   private nonceSecret: string | null;
   /** The state in memory and its write-behind (rebuilt from SQLite after any eviction). */
   private readonly cache: StateCache;
-  private alarmAt: number | null = null;
-  /** The last alarm found call state to write: keep the alarm on the grid (see `alarm`). */
+  /** The one alarm (alarm-plan.ts). */
+  private readonly alarms: AlarmPlan;
+  /** The last alarm found call state to write: keep the alarm on the grid (see `onAlarm`). */
   private holdGrid = false;
-  /** Inside the alarm handler: nothing at or before now may be planned (see `planAlarm`). */
-  private inAlarm = false;
   private readonly buckets = new Map<string, Bucket>();
   /** Liveness of the flows whose death would hurt someone (sip/liveness.ts). */
   private readonly flows: FlowWatcher;
@@ -55,6 +55,7 @@ export class UserObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
+    this.alarms = new AlarmPlan(ctx.storage);
     this.cache = new StateCache(this.store);
     this.book = new SocketBook(ctx);
     this.flows = new FlowWatcher(ctx, this.book, (conn) => this.socket(conn));
@@ -65,7 +66,7 @@ export class UserObject extends DurableObject<Env> {
     this.config = this.store.getMeta<UserConfig>('config');
     this.nonceSecret = this.store.getMeta<string>('nonceSecret');
     void ctx.blockConcurrencyWhile(async () => {
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.alarms.load();
     });
   }
 
@@ -144,15 +145,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    // This alarm has fired: whatever runs now plans the next one afresh.
-    this.alarmAt = null;
-    this.inAlarm = true;
-    try {
-      await this.onAlarm();
-    } finally {
-      this.inAlarm = false;
-    }
-    this.planAlarm();
+    await this.alarms.fire(() => this.onAlarm(), () => this.deadlines());
   }
 
   private async onAlarm(): Promise<void> {
@@ -403,39 +396,24 @@ export class UserObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- the alarm plan
 
   /**
-   * One alarm, pointed at the earliest of: the core's next timer, the pending flush, the
-   * user's next housekeeping instant while the grid is held, the next unauthenticated
-   * socket's 30 s, and the next look at a watched flow. It is only moved earlier (an
-   * alarm that fires early finds nothing due and plans again), except `exact`, when a
-   * socket signs in and its 30 s no longer counts. Inside the alarm
-   * handler nothing at or before now is planned: what was due has just been done, and a
-   * past alarm set there would leave the plan pointing at an alarm that already ran.
+   * What the alarm must wake for: the core's next timer, the pending flush, the user's
+   * next housekeeping instant while the grid is held, the next unauthenticated socket's
+   * 30 s, and the next look at a watched flow (alarm-plan.ts takes the earliest).
    */
-  private planAlarm(exact = false): void {
+  private deadlines(): Array<number | null> {
     const now = Date.now();
     const state = this.cache.peek();
-    let at = earliest(earliest(state ? nextDeadline(state) : null, this.cache.flushAt), this.book.nextDeadline());
-    if (this.holdGrid && this.identity) at = earliest(at, onGrid(this.identity.user, now + 1));
-    at = earliest(at, this.flows.next(state, now));
-    if (at !== null && this.inAlarm) at = Math.max(at, now + 1);
-    if (exact && at !== this.alarmAt) {
-      // Moved later, or away: one storage write, where an alarm for nothing would be a wake.
-      this.alarmAt = at;
-      void (at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
-    } else if (at !== null && (this.alarmAt === null || at < this.alarmAt)) {
-      this.alarmAt = at;
-      void this.ctx.storage.setAlarm(at);
-    }
+    const grid = this.holdGrid && this.identity ? onGrid(this.identity.user, now + 1) : null;
+    return [state ? nextDeadline(state) : null, this.cache.flushAt, this.book.nextDeadline(), grid, this.flows.next(state, now)];
+  }
+
+  private planAlarm(exact = false): void {
+    this.alarms.plan(this.deadlines(), exact);
   }
 }
 
 function revoked(): Response {
   return jsonError(401, 'token_revoked', 'the token is no longer valid');
-}
-
-/** The earlier of two optional deadlines. */
-function earliest(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** Policy for an object whose user was never provisioned: it can only answer 404. */

@@ -1,0 +1,45 @@
+/**
+ * The user's object's one alarm. Every event ends by telling the plan what is due next
+ * (the earliest of the candidates it is given); the plan moves the alarm only earlier (an
+ * alarm that fires early finds nothing due and plans again), except `exact`, when a
+ * socket signs in and its 30 s no longer counts: one storage write then saves a wake.
+ * Inside the alarm handler nothing at or before now is planned: what was due has just
+ * been done, and a past alarm set there would leave the plan pointing at an alarm that
+ * already ran (the cached time would go stale, and sockets would outlive their 30 s).
+ */
+export class AlarmPlan {
+  private at: number | null = null;
+  private firing = false;
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** What the runtime holds, read once when the object is built. */
+  async load(): Promise<void> {
+    this.at = await this.storage.getAlarm();
+  }
+
+  /** Runs the alarm handler: the alarm that fired is gone, and the plan is made afresh after. */
+  async fire(handler: () => Promise<void>, next: () => readonly (number | null)[]): Promise<void> {
+    this.at = null;
+    this.firing = true;
+    try {
+      await handler();
+    } finally {
+      this.firing = false;
+    }
+    this.plan(next());
+  }
+
+  plan(candidates: readonly (number | null)[], exact = false): void {
+    let at: number | null = null;
+    for (const c of candidates) if (c !== null && (at === null || c < at)) at = c;
+    if (at !== null && this.firing) at = Math.max(at, Date.now() + 1);
+    if (exact && at !== this.at) {
+      this.at = at;
+      void (at === null ? this.storage.deleteAlarm() : this.storage.setAlarm(at));
+    } else if (at !== null && (this.at === null || at < this.at)) {
+      this.at = at;
+      void this.storage.setAlarm(at);
+    }
+  }
+}
