@@ -10,10 +10,10 @@
  *   kind f: one branch of a fork to socket <conn> (stateful, see Fork)
  *   kind g: a request the object generated itself; its responses are absorbed
  */
-import { getParam } from './grammar.js';
-import type { Via } from './headers.js';
-import type { NameAddr } from './name-addr.js';
-import { isSipUri } from './uri.js';
+import { getParam } from './message/grammar.js';
+import type { Via } from './message/headers.js';
+import type { NameAddr } from './message/name-addr.js';
+import { isSipUri } from './message/uri.js';
 
 export const BRANCH_PREFIX = 'z9hG4bK-sb~';
 

@@ -3,9 +3,9 @@
  * mutates it: each step returns a new `UserState`, and the adapter persists the rows that
  * changed (durable-objects/user/store.ts).
  */
-import { EMPTY_GUARD, type AuthGuard } from './auth-guard.js';
-import type { HeaderField } from './message.js';
-import type { MediaSummary } from './sdp.js';
+import { EMPTY_GUARD, type AuthGuard } from './policy/auth-guard.js';
+import type { HeaderField } from './message/message.js';
+import type { MediaSummary } from './policy/sdp.js';
 
 /** A registered Contact bound to the socket it arrived on (RFC 3261 §10.3, RFC 5626 §6). */
 export interface Binding {

@@ -3,13 +3,13 @@
  * effects being collected. It is local to a single call of `step`, so the core stays pure
  * from the outside.
  */
-import type { AuthGuard } from './auth-guard.js';
-import type { Effect, StepContext, StepResult } from './context.js';
-import { field, type HeaderField, type SipMessage, type SipRequest } from './message.js';
-import { ownFields, own } from './grammar.js';
-import { createResponse, type ResponseOptions } from './response.js';
-import { serialize } from './serializer.js';
-import type { MediaSummary } from './sdp.js';
+import type { AuthGuard } from './policy/auth-guard.js';
+import type { Effect, StepContext, StepResult } from './io.js';
+import { field, type HeaderField, type SipMessage, type SipRequest } from './message/message.js';
+import { ownFields, own } from './message/grammar.js';
+import { createResponse, type ResponseOptions } from './message/response.js';
+import { serialize } from './message/serializer.js';
+import type { MediaSummary } from './policy/sdp.js';
 import type { Binding, Dialog, Fork, NonceUse, PendingTransaction, UserState } from './state.js';
 
 /** In-dialog requests awaiting a response from this user's sockets, at most. */

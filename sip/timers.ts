@@ -6,7 +6,7 @@
  * of the user's own: every housekeeping deadline of one user's object falls on the same
  * few instants, and one alarm serves the clean-up of many calls and the write of their
  * state, instead of an alarm (a storage write and an event) per call. Forgetting sets no
- * alarm of its own at all (sip/engine `nextHousekeeping`); it is done by the next alarm
+ * alarm of its own at all (sip/index.ts `nextHousekeeping`); it is done by the next alarm
  * that fires, which for a busy user is the write-behind one, on this grid. The grid's
  * phase differs per user, so 10,000 objects do not all wake at the same instant.
  */

@@ -7,10 +7,10 @@ import { Hono } from 'hono';
 import type { Env } from '../durable-objects/env.js';
 import { jsonError } from '../durable-objects/shared/http.js';
 import { peekToken, verifyToken } from '../durable-objects/tenant/tokens.js';
-import { isTenantId, isUserId } from '../sip/identity.js';
+import { isTenantId, isUserId } from '../sip/policy/identity.js';
 import type { EdgeCache } from './edge-cache.js';
 import { defaultDomain, policyOf } from '../durable-objects/tenant/model.js';
-import { DEFAULT_LIMITS, withDefaultLimits } from '../sip/context.js';
+import { DEFAULT_LIMITS, withDefaultLimits } from '../sip/io.js';
 import { standInSocket } from './stand-in-socket.js';
 
 export function userObject(env: Env, tenant: string, user: string) {

@@ -12,10 +12,10 @@
  * per isolate: on one machine exactly what the user's object would count, on Cloudflare
  * at least as permissive, never stricter. Both maps are bounded.
  */
-import type { StepContext, TenantPolicy } from '../sip/context.js';
-import { EMPTY_GUARD, type AuthGuard } from '../sip/auth-guard.js';
-import { refusal, step } from '../sip/engine.js';
-import { takeToken, type Bucket } from '../sip/rate-limit.js';
+import type { StepContext, TenantPolicy } from '../sip/io.js';
+import { EMPTY_GUARD, type AuthGuard } from '../sip/policy/auth-guard.js';
+import { refusal, step } from '../sip/index.js';
+import { takeToken, type Bucket } from '../sip/policy/rate-limit.js';
 import { EMPTY_STATE, type UserState } from '../sip/state.js';
 import { jsonError, randomToken } from '../durable-objects/shared/http.js';
 import { UNAUTHENTICATED_TTL_MS, notUtf8 } from '../durable-objects/user/sockets.js';

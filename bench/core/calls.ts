@@ -5,10 +5,10 @@
  * `npm run bench:core`. Only the `step` calls are timed; the test UA's own work is not.
  */
 import { performance } from 'node:perf_hooks';
-import { nextDeadline, step } from '../../sip/engine.js';
+import { nextDeadline, step } from '../../sip/index.js';
 import { onGrid } from '../../sip/timers.js';
-import { DEFAULT_LIMITS, type Input, type TenantPolicy } from '../../sip/context.js';
-import { computeHa1 } from '../../sip/digest.js';
+import { DEFAULT_LIMITS, type Input, type TenantPolicy } from '../../sip/io.js';
+import { computeHa1 } from '../../sip/auth/digest.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 import { TestUA, webrtcSdp } from '../../test/support/ua.js';
 

@@ -6,9 +6,9 @@
  * every so often the clock is run past every deadline to check that the state drains.
  */
 import { performance } from 'node:perf_hooks';
-import { parseMessage } from '../../sip/parser.js';
-import { step } from '../../sip/engine.js';
-import type { Input } from '../../sip/context.js';
+import { parseMessage } from '../../sip/message/parser.js';
+import { step } from '../../sip/index.js';
+import type { Input } from '../../sip/io.js';
 import type { UserState } from '../../sip/state.js';
 import { loadCorpus } from './corpus.js';
 import { generate, type GenContext } from './generate.js';

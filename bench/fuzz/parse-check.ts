@@ -4,9 +4,9 @@
  * serialises to text that parses again to the same message, since that text is what one
  * object relays to another and parses there as trusted.
  */
-import { parseMessage } from '../../sip/parser.js';
-import { serialize } from '../../sip/serializer.js';
-import type { SipMessage } from '../../sip/message.js';
+import { parseMessage } from '../../sip/message/parser.js';
+import { serialize } from '../../sip/message/serializer.js';
+import type { SipMessage } from '../../sip/message/message.js';
 
 function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}\n${(err.stack ?? '').split('\n').slice(1, 6).join('\n')}` : String(err);

@@ -6,9 +6,9 @@
  * sip/hops.ts) name other users and other sockets.
  */
 import { createHash } from 'node:crypto';
-import { parseMessage } from '../../sip/parser.js';
-import { header, headerLines, type SipMessage, type SipRequest, type SipResponse } from '../../sip/message.js';
-import { callId, cseq, nameAddrs, toTag } from '../../sip/headers.js';
+import { parseMessage } from '../../sip/message/parser.js';
+import { header, headerLines, type SipMessage, type SipRequest, type SipResponse } from '../../sip/message/message.js';
+import { callId, cseq, nameAddrs, toTag } from '../../sip/message/headers.js';
 import { BRANCH_PREFIX } from '../../sip/hops.js';
 import { webrtcSdp } from '../../test/support/ua.js';
 import { offer, request, utf8Length, type Speaker } from './messages.js';

@@ -6,10 +6,10 @@
  * `step` is watched: a throw, a timer that leaves its deadline due, or a state past its
  * bound is recorded as a failure with the input and the state that caused it.
  */
-import { nextDeadline, nextHousekeeping, refusal, step } from '../../sip/engine.js';
-import { DEFAULT_LIMITS, type ConnInfo, type Credentials, type Input, type SocketAuth, type StepContext, type TenantPolicy } from '../../sip/context.js';
-import { computeHa1 } from '../../sip/digest.js';
-import { takeToken, type Bucket } from '../../sip/rate-limit.js';
+import { nextDeadline, nextHousekeeping, refusal, step } from '../../sip/index.js';
+import { DEFAULT_LIMITS, type ConnInfo, type Credentials, type Input, type SocketAuth, type StepContext, type TenantPolicy } from '../../sip/io.js';
+import { computeHa1 } from '../../sip/auth/digest.js';
+import { takeToken, type Bucket } from '../../sip/policy/rate-limit.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 import { remember, type Speaker } from './messages.js';
 import type { Rng } from './rng.js';

@@ -3,8 +3,8 @@
  * held in the tenant object's memory: bounded, the user whose guard changed longest ago
  * makes room.
  */
-import { EMPTY_GUARD, checkGuard, recordFailure, recordSuccess, type AuthGuard } from '../../sip/auth-guard.js';
-import type { TenantPolicy } from '../../sip/context.js';
+import { EMPTY_GUARD, checkGuard, recordFailure, recordSuccess, type AuthGuard } from '../../sip/policy/auth-guard.js';
+import type { TenantPolicy } from '../../sip/io.js';
 
 const MAX_USERS = 1024;
 

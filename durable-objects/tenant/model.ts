@@ -1,7 +1,7 @@
 /**
  * Tenants, their limits, and users as the management API sees them.
  */
-import { DEFAULT_LIMITS, type TenantPolicy } from '../../sip/context.js';
+import { DEFAULT_LIMITS, type TenantPolicy } from '../../sip/io.js';
 
 export interface TenantLimits {
   readonly maxUsers: number;

@@ -5,7 +5,7 @@
  * into the affected users' objects.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { computeHa1 } from '../../sip/digest.js';
+import { computeHa1 } from '../../sip/auth/digest.js';
 import { directory } from '../directory/directory-object.js';
 import type { Env } from '../env.js';
 import { randomToken } from '../shared/http.js';

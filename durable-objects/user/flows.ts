@@ -8,7 +8,7 @@
  * the evicted instance is probed when next looked at, and a probe left unanswered is
  * found in the attachment by whichever instance looks next.
  */
-import { judgeFlow, probeRequest, watchedFlows, type FlowClock, type FlowWatch } from '../../sip/liveness.js';
+import { judgeFlow, probeRequest, watchedFlows, type FlowClock, type FlowWatch } from '../../sip/registrar/liveness.js';
 import type { UserState } from '../../sip/state.js';
 import type { Attachment, SocketBook } from './sockets.js';
 

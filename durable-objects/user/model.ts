@@ -1,5 +1,5 @@
 /** What the user's object is told (identity, configuration) and what it tells (snapshot). */
-import type { Credentials, TenantPolicy } from '../../sip/context.js';
+import type { Credentials, TenantPolicy } from '../../sip/io.js';
 import type { CallRecord } from './store.js';
 
 export interface UserIdentity {

@@ -3,7 +3,7 @@
  * holds, which sockets count against which cap, and when unauthenticated ones must go.
  * Attachments hold ids and small values only (they survive hibernation with the socket).
  */
-import type { SocketAuth, TenantPolicy } from '../../sip/context.js';
+import type { SocketAuth, TenantPolicy } from '../../sip/io.js';
 
 /** Sockets that have not authenticated within this time are closed. */
 export const UNAUTHENTICATED_TTL_MS = 30_000;

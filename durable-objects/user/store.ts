@@ -3,9 +3,9 @@
  * the store writes only the records that changed (by identity, since the core never
  * mutates a record in place). Dialogs that leave the live set keep their row as history.
  */
-import { EMPTY_GUARD, type AuthGuard } from '../../sip/auth-guard.js';
+import { EMPTY_GUARD, type AuthGuard } from '../../sip/policy/auth-guard.js';
 import type { Binding, Dialog, Fork, NonceUse, UserState } from '../../sip/state.js';
-import { LINGER_MS } from '../../sip/dialogs.js';
+import { LINGER_MS } from '../../sip/dialog/dialog.js';
 import { migrate } from '../shared/migrations.js';
 import { USER_MIGRATIONS } from './migrations.js';
 

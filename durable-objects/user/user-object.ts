@@ -6,10 +6,10 @@
  * one alarm is pointed at the earliest of what is due (`planAlarm`).
  */
 import { DurableObject } from 'cloudflare:workers';
-import { lostConnections, nextDeadline, refusal, step } from '../../sip/engine.js';
-import { withDefaultLimits, type ConnInfo, type Credentials, type Effect, type Input, type StepContext, type TenantPolicy } from '../../sip/context.js';
-import { takeToken, type Bucket } from '../../sip/rate-limit.js';
-import type { MediaSummary } from '../../sip/sdp.js';
+import { lostConnections, nextDeadline, refusal, step } from '../../sip/index.js';
+import { withDefaultLimits, type ConnInfo, type Credentials, type Effect, type Input, type StepContext, type TenantPolicy } from '../../sip/io.js';
+import { takeToken, type Bucket } from '../../sip/policy/rate-limit.js';
+import type { MediaSummary } from '../../sip/policy/sdp.js';
 import { onGrid } from '../../sip/timers.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Sim, DOMAIN } from '../support/sim.js';
 import { TestUA, asResponse, describe as what, statusOf } from '../support/ua.js';
-import { challenges, computeHa1, createNonce, expectedResponse, parseDigestCredentials } from '../../sip/digest.js';
-import { header, headerLines } from '../../sip/message.js';
+import { challenges, computeHa1, createNonce, expectedResponse, parseDigestCredentials } from '../../sip/auth/digest.js';
+import { header, headerLines } from '../../sip/message/message.js';
 
 let sim: Sim;
 beforeEach(() => {

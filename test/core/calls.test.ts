@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Sim, DOMAIN, registeredPair } from '../support/sim.js';
 import { TestUA, PLAIN_SDP, asRequest, asResponse, bodyOf, describe as what, methodOf, statusOf, webrtcSdp, type SentRequest, type UaDialog } from '../support/ua.js';
-import { header, headerLines } from '../../sip/message.js';
-import { nameAddrs, vias } from '../../sip/headers.js';
+import { header, headerLines } from '../../sip/message/message.js';
+import { nameAddrs, vias } from '../../sip/message/headers.js';
 
 let sim: Sim;
 let alice: TestUA;

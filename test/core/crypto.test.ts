@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { md5Hex } from '../../sip/crypto/md5.js';
-import { hmacSha256, sha256Hex } from '../../sip/crypto/sha256.js';
-import { toBase64Url, toHex, timingSafeEqual } from '../../sip/crypto/hex.js';
+import { md5Hex } from '../../sip/auth/crypto/md5.js';
+import { hmacSha256, sha256Hex } from '../../sip/auth/crypto/sha256.js';
+import { toBase64Url, toHex, timingSafeEqual } from '../../sip/auth/crypto/hex.js';
 import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 

@@ -8,7 +8,7 @@ import {
   parseDigestCredentials,
   verifyResponse,
   NONCE_LIFETIME_MS,
-} from '../../sip/digest.js';
+} from '../../sip/auth/digest.js';
 
 describe('digest responses against published vectors', () => {
   it('RFC 2617 §3.5 (MD5, qop=auth)', () => {

@@ -35,6 +35,43 @@ describe('layering', () => {
     }
   });
 
+  /*
+   * The core's layers, lowest first. A file may import its own layer and those below it,
+   * never above: messages know nothing of proxies, policies nothing of dialogs, and only
+   * the proxy pair puts registrar, dialogs and authentication together. The kernel
+   * (state, io, step, timers, hops) is what every handler layer shares.
+   */
+  const LAYERS = ['message', 'policy', 'kernel', 'auth', 'registrar', 'dialog', 'proxy', 'index'] as const;
+  function layerOf(path: string): number {
+    const rest = path.slice('sip/'.length);
+    if (rest === 'index.ts') return LAYERS.indexOf('index');
+    const folder = rest.includes('/') ? rest.slice(0, rest.indexOf('/')) : 'kernel';
+    const i = LAYERS.indexOf(folder as (typeof LAYERS)[number]);
+    if (i < 0) throw new Error(`${path} is in no layer: name its folder in LAYERS`);
+    return i;
+  }
+
+  it('sip/ layers import only their own layer and those below', () => {
+    let checked = 0;
+    for (const f of files('sip')) {
+      const from = relative(root, f);
+      for (const spec of imports(f)) {
+        const t = target(f, spec).replace(/\.js$/, '.ts');
+        if (!t.startsWith('sip/')) continue;
+        expect(layerOf(t), `${from} (${LAYERS[layerOf(from)]}) imports ${t} (${LAYERS[layerOf(t)]})`).toBeLessThanOrEqual(layerOf(from));
+        checked++;
+      }
+    }
+    // The rule must have something to hold: the core has well over a hundred imports.
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('the layering rule catches an import from above', () => {
+    expect(layerOf('sip/proxy/fork.ts')).toBeGreaterThan(layerOf('sip/message/parser.ts'));
+    expect(layerOf('sip/dialog/dialog.ts')).toBeLessThan(layerOf('sip/proxy/fork.ts'));
+    expect(() => layerOf('sip/elsewhere/x.ts')).toThrow(/no layer/);
+  });
+
   it('durable-objects/ never imports the worker', () => {
     for (const f of files('durable-objects')) {
       for (const spec of imports(f)) expect(target(f, spec).startsWith('worker/'), `${relative(root, f)} imports ${spec}`).toBe(false);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CALL_SILENCE_MS, FLOW_TIMER_S, PROBE_TIMEOUT_MS, RINGING_SILENCE_MS, judgeFlow, watchedFlows } from '../../sip/liveness.js';
+import { CALL_SILENCE_MS, FLOW_TIMER_S, PROBE_TIMEOUT_MS, RINGING_SILENCE_MS, judgeFlow, watchedFlows } from '../../sip/registrar/liveness.js';
 import { registeredPair } from '../support/sim.js';
 
 const T = 1_000_000;

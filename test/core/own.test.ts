@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { own, ownFields } from '../../sip/grammar.js';
-import { parseMessage } from '../../sip/parser.js';
+import { own, ownFields } from '../../sip/message/grammar.js';
+import { parseMessage } from '../../sip/message/parser.js';
 import { registeredPair } from '../support/sim.js';
 import { webrtcSdp } from '../support/ua.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseMessage } from '../../sip/parser.js';
-import { serialize } from '../../sip/serializer.js';
-import { contacts, cseq, fromTag, integerHeader, toTag, vias } from '../../sip/headers.js';
-import { header, type SipMessage } from '../../sip/message.js';
-import { utf8Length } from '../../sip/grammar.js';
+import { parseMessage } from '../../sip/message/parser.js';
+import { serialize } from '../../sip/message/serializer.js';
+import { contacts, cseq, fromTag, integerHeader, toTag, vias } from '../../sip/message/headers.js';
+import { header, type SipMessage } from '../../sip/message/message.js';
+import { utf8Length } from '../../sip/message/grammar.js';
 import { allTraces } from '../support/traces.js';
 import { INVALID, VALID } from '../fixtures/torture.js';
 

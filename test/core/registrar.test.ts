@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Sim, DOMAIN } from '../support/sim.js';
 import { TestUA, asResponse, statusOf } from '../support/ua.js';
-import { contacts, integerHeader } from '../../sip/headers.js';
-import { header, headerLines } from '../../sip/message.js';
-import { getParam } from '../../sip/grammar.js';
-import { lostConnections, nextDeadline } from '../../sip/engine.js';
+import { contacts, integerHeader } from '../../sip/message/headers.js';
+import { header, headerLines } from '../../sip/message/message.js';
+import { getParam } from '../../sip/message/grammar.js';
+import { lostConnections, nextDeadline } from '../../sip/index.js';
 
 let sim: Sim;
 beforeEach(() => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HOUSEKEEPING_GRID_MS, onGrid } from '../../sip/timers.js';
-import { LINGER_MS } from '../../sip/dialogs.js';
-import { nextDeadline, nextHousekeeping } from '../../sip/engine.js';
+import { LINGER_MS } from '../../sip/dialog/dialog.js';
+import { nextDeadline, nextHousekeeping } from '../../sip/index.js';
 import { registeredPair } from '../support/sim.js';
 import { methodOf } from '../support/ua.js';
 

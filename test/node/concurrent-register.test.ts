@@ -17,7 +17,7 @@ import type { UAConfiguration } from 'jssip/lib/UA';
 import { Registerer, RegistererState, UserAgent } from 'sip.js';
 import { provision, startDevServer, type DevServer } from '../support/dev-server.js';
 import { TestUA, asResponse } from '../support/ua.js';
-import { headerLines } from '../../sip/message.js';
+import { headerLines } from '../../sip/message/message.js';
 
 /**
  * What JsSIP and SIP.js get as `WebSocket`: the `ws` package, with the client address

@@ -18,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { provision, startDevServer, type DevServer } from '../support/dev-server.js';
 import { TestUA, asRequest, asResponse, webrtcSdp } from '../support/ua.js';
-import { headerLines } from '../../sip/message.js';
-import { MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_MESSAGE_BYTES } from '../../sip/limits.js';
+import { headerLines } from '../../sip/message/message.js';
+import { MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_MESSAGE_BYTES } from '../../sip/message/limits.js';
 
 /**
  * The bound on the resident memory of this server's workerd processes (the runtime and

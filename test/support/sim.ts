@@ -3,9 +3,9 @@
  * inboxes, and relays delivered in order. It runs the pure core exactly as the adapter
  * does, so core scenarios run in milliseconds.
  */
-import { step, nextDeadline } from '../../sip/engine.js';
-import { DEFAULT_LIMITS, type Credentials, type Input, type SocketAuth, type TenantPolicy } from '../../sip/context.js';
-import { computeHa1 } from '../../sip/digest.js';
+import { step, nextDeadline } from '../../sip/index.js';
+import { DEFAULT_LIMITS, type Credentials, type Input, type SocketAuth, type TenantPolicy } from '../../sip/io.js';
+import { computeHa1 } from '../../sip/auth/digest.js';
 import { EMPTY_STATE, type UserState } from '../../sip/state.js';
 import { TestUA } from './ua.js';
 

@@ -4,9 +4,9 @@
  * handling) so scenarios can be driven frame by frame. Runtime-agnostic: used by the pure
  * core tests and by the tests that run inside workerd.
  */
-import { parseMessage } from '../../sip/parser.js';
-import { header, headerLines, type SipMessage, type SipRequest, type SipResponse } from '../../sip/message.js';
-import { callId, cseq, fromTag, nameAddrs, toTag } from '../../sip/headers.js';
+import { parseMessage } from '../../sip/message/parser.js';
+import { header, headerLines, type SipMessage, type SipRequest, type SipResponse } from '../../sip/message/message.js';
+import { callId, cseq, fromTag, nameAddrs, toTag } from '../../sip/message/headers.js';
 
 let counter = 0;
 export const rand = (): string => `${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Phone, addUser, newTenant, what, type TestTenant } from './helpers.js';
 import { PLAIN_SDP, asRequest, asResponse, bodyOf, methodOf, statusOf, webrtcSdp, type SentRequest, type UaDialog } from '../support/ua.js';
-import { header } from '../../sip/message.js';
+import { header } from '../../sip/message/message.js';
 
 let t: TestTenant;
 let alice: Phone;

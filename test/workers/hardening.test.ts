@@ -7,7 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BASE, PASSWORD, Phone, Socket, addUser, api, callInProgress, newTenant, registeredPair, tokenFor, upgrade, what, withDigest, type TestTenant } from './helpers.js';
 import { TestUA, asRequest, asResponse } from '../support/ua.js';
-import { header, headerLines } from '../../sip/message.js';
+import { header, headerLines } from '../../sip/message/message.js';
 import { createApp } from '../../worker/app.js';
 
 afterEach(() => {

@@ -4,9 +4,9 @@
  */
 import { exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
-import { expectedResponse, parseDigestCredentials } from '../../sip/digest.js';
-import { computeHa1 } from '../../sip/digest.js';
-import { header } from '../../sip/message.js';
+import { expectedResponse, parseDigestCredentials } from '../../sip/auth/digest.js';
+import { computeHa1 } from '../../sip/auth/digest.js';
+import { header } from '../../sip/message/message.js';
 import { TestUA, asRequest, asResponse, describe as what, parse, rand, type SentRequest } from '../support/ua.js';
 
 export const ADMIN = 'test-admin-token';

@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BASE, Phone, Socket, addUser, newTenant, tokenFor, upgrade, what } from './helpers.js';
 import { asResponse } from '../support/ua.js';
-import { header } from '../../sip/message.js';
+import { header } from '../../sip/message/message.js';
 import { createApp } from '../../worker/app.js';
 
 afterEach(() => {

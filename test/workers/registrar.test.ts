@@ -3,8 +3,8 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PASSWORD, Phone, addUser, api, newTenant, withDigest, what } from './helpers.js';
 import { asResponse, statusOf } from '../support/ua.js';
-import { contacts } from '../../sip/headers.js';
-import { headerLines } from '../../sip/message.js';
+import { contacts } from '../../sip/message/headers.js';
+import { headerLines } from '../../sip/message/message.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -9,7 +9,7 @@ import { sha256Hex, timingSafeEqualBytes, peekToken, verifyToken } from '../../d
 import { ApiFailure } from './respond.js';
 import type { EdgeCache } from '../edge-cache.js';
 import { clientIp } from '../sip-edge.js';
-import { isTenantId } from '../../sip/identity.js';
+import { isTenantId } from '../../sip/policy/identity.js';
 
 export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenant: string } | { readonly kind: 'user'; readonly tenant: string; readonly user: string };
 

@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { MAX_TOKEN_TTL } from '../../durable-objects/tenant/tokens.js';
-import { TENANT_ID_RE, USER_ID_RE } from '../../sip/identity.js';
+import { TENANT_ID_RE, USER_ID_RE } from '../../sip/policy/identity.js';
 
 export const ErrorBody = z
   .object({

@@ -3,17 +3,17 @@
  * is forked in parallel to every binding of this user (RFC 3261 §16.5–16.7), and the
  * responses are collected into one answer for the caller.
  */
-import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
-import { cseq, fromTag, toTag } from './headers.js';
-import { field, header, prependHeaders, type HeaderField, type SipRequest, type SipResponse } from './message.js';
-import { makeBranch, ourViaValue } from './hops.js';
-import { buildRequest, nextCseq, reasonHeader } from './requests.js';
-import { responseFromHeaders, type ResponseOptions } from './response.js';
-import { parseMessage } from './parser.js';
-import { serialize } from './serializer.js';
-import { dialogId, type Binding, type Branch, type Fork } from './state.js';
-import { answeredDeadline, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from './dialogs.js';
-import { warningHeader, type Step } from './step.js';
+import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
+import { cseq, fromTag, toTag } from '../message/headers.js';
+import { field, header, prependHeaders, type HeaderField, type SipRequest, type SipResponse } from '../message/message.js';
+import { makeBranch, ourViaValue } from '../hops.js';
+import { buildRequest, nextCseq, reasonHeader } from '../message/request.js';
+import { responseFromHeaders, type ResponseOptions } from '../message/response.js';
+import { parseMessage } from '../message/parser.js';
+import { serialize } from '../message/serializer.js';
+import { dialogId, type Binding, type Branch, type Fork } from '../state.js';
+import { answeredDeadline, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from '../dialog/dialog.js';
+import { warningHeader, type Step } from '../step.js';
 
 /** Non-INVITE transactions time out after 64*T1 (§17.1.2.2, Timer F). */
 export const NON_INVITE_TIMEOUT_MS = 32_000;

@@ -2,7 +2,7 @@
  * SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), synchronous and pure so that digest
  * authentication (RFC 7616) and stateless nonces run inside the sans-I/O core.
  */
-import { utf8Encode } from '../grammar.js';
+import { utf8Encode } from '../../message/grammar.js';
 import { padMessage, toHex } from './hex.js';
 
 const K = new Uint32Array([

@@ -4,7 +4,7 @@
  * what to record about it.
  */
 import { parse, type MediaDescription, type SessionDescription } from 'sdp-transform';
-import { memoize } from './grammar.js';
+import { memoize } from '../message/grammar.js';
 
 export interface MediaSummary {
   /** Active media kinds in order: audio, video, application. */

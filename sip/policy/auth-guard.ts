@@ -12,7 +12,7 @@
  *   user are locked out until the window ends. Addresses the user signed in from in the
  *   last 30 days go on as before, and token sockets are never challenged at all.
  */
-import type { TenantPolicy } from './context.js';
+import type { TenantPolicy } from './tenant.js';
 
 export interface SourceStrikes {
   readonly source: string;

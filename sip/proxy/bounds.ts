@@ -1,6 +1,6 @@
 /**
  * What bounds the records one user's object keeps. Live records are refused past their
- * tenant limit where they would be made (uplink.ts: 503, downlink.ts: 486); records that
+ * tenant limit where they would be made (proxy/from-socket.ts: 503, proxy/from-peer.ts: 486); records that
  * have ended and only linger to absorb stragglers (dialogs.ts LINGER_MS) are forgotten
  * oldest first once as many linger as may be live, so no burst of short calls can grow
  * the state without end. Whatever a client sends, a user's state holds at most
@@ -8,9 +8,9 @@
  * many lingering, 2 × maxForks forks, maxDevices bindings and MAX_NONCES nonces, each
  * made of header values bounded by limits.ts.
  */
-import type { TenantPolicy } from './context.js';
+import type { TenantPolicy } from '../policy/tenant.js';
 import { forkIsSettled } from './fork.js';
-import type { UserState } from './state.js';
+import type { UserState } from '../state.js';
 
 /**
  * The user's own calls: those it placed that are not over, and those it answered. Calls

@@ -3,20 +3,20 @@
  * REGISTER and OPTIONS-to-the-service end here; every other request is checked (identity,
  * routes, SDP) and relayed to the object of the user it addresses (RFC 3261 §16).
  */
-import { authenticate } from './auth.js';
+import { authenticate } from '../auth/authenticate.js';
 import { ownCalls } from './bounds.js';
-import type { ConnInfo } from './context.js';
-import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from './dialogs.js';
-import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from './headers.js';
-import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from './hops.js';
-import { assertedIdentity, isUserId, withoutIdentity } from './identity.js';
-import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from './message.js';
-import { buildRequest } from './requests.js';
-import { handleRegister, SUPPORTED_TAGS } from './registrar.js';
-import { checkSdp, isSdp, type MediaSummary } from './sdp.js';
-import { addressedUser, isSipUri, parseUri } from './uri.js';
-import { warningHeader, type Step } from './step.js';
-import { dialogId } from './state.js';
+import type { ConnInfo } from '../io.js';
+import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from '../dialog/dialog.js';
+import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from '../message/headers.js';
+import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from '../hops.js';
+import { assertedIdentity, isUserId, withoutIdentity } from '../policy/identity.js';
+import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from '../message/message.js';
+import { buildRequest } from '../message/request.js';
+import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
+import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
+import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
+import { warningHeader, type Step } from '../step.js';
+import { dialogId } from '../state.js';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, REGISTER';
 /** Methods that only make sense inside a dialog (RFC 3261 §15, RFC 3262, RFC 3311, RFC 6086). */

@@ -3,12 +3,12 @@
  * opened with a valid token, or that already passed a digest challenge, is bound to its
  * identity and is not challenged again.
  */
-import { checkGuard, recordFailure, recordSuccess } from './auth-guard.js';
-import type { ConnInfo } from './context.js';
+import { checkGuard, recordFailure, recordSuccess } from '../policy/auth-guard.js';
+import type { ConnInfo } from '../io.js';
 import { challenges, checkNonce, createNonce, nonceExpiry, parseDigestCredentials, verifyResponse } from './digest.js';
-import { field, header, type SipRequest } from './message.js';
-import type { NonceUse } from './state.js';
-import type { Step } from './step.js';
+import { field, header, type SipRequest } from '../message/message.js';
+import type { NonceUse } from '../state.js';
+import type { Step } from '../step.js';
 
 export type AuthOutcome = 'authenticated' | 'answered';
 

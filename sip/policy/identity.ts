@@ -4,8 +4,8 @@
  * branches (which use `~` as a separator, see hops.ts).
  */
 
-import { field, withHeaders, type HeaderField, type SipMessage } from './message.js';
-import { quote } from './grammar.js';
+import { field, withHeaders, type HeaderField, type SipMessage } from '../message/message.js';
+import { quote } from '../message/grammar.js';
 
 /** Tenant ids are DNS-label-like slugs. */
 export const TENANT_ID_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

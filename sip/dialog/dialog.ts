@@ -3,13 +3,13 @@
  * in-dialog request to the right object and socket, to keep call history, and to end a
  * call cleanly when a socket is lost.
  */
-import { callId, contacts, cseq, fromTag, toTag } from './headers.js';
-import { header, type SipMessage, type SipRequest } from './message.js';
-import { makeBranch, ourViaValue } from './hops.js';
-import { buildRequest, nextCseq, reasonHeader } from './requests.js';
-import { dialogId, type Dialog, type Direction } from './state.js';
-import type { Step } from './step.js';
-import { onGrid } from './timers.js';
+import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
+import { header, type SipMessage, type SipRequest } from '../message/message.js';
+import { makeBranch, ourViaValue } from '../hops.js';
+import { buildRequest, nextCseq, reasonHeader } from '../message/request.js';
+import { dialogId, type Dialog, type Direction } from '../state.js';
+import type { Step } from '../step.js';
+import { onGrid } from '../timers.js';
 
 /**
  * How long an ended dialog or a fork that has sent its final answer stays in memory, to

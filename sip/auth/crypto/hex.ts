@@ -1,6 +1,6 @@
 /** Hex and base64url encodings for the pure core (no Buffer, no btoa), and hash padding. */
 
-import { utf8Encode } from '../grammar.js';
+import { utf8Encode } from '../../message/grammar.js';
 
 /**
  * Merkle–Damgård padding shared by MD5 (RFC 1321 §3.1-3.2, little-endian length) and

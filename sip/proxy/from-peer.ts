@@ -3,18 +3,18 @@
  * requests fork to this user's bindings; in-dialog requests go to the one socket of the
  * dialog; CANCEL cancels the fork (RFC 3261 §16.10).
  */
-import { dialogForPeerRequest, noteInDialogRequest } from './dialogs.js';
+import { dialogForPeerRequest, noteInDialogRequest } from '../dialog/dialog.js';
 import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
-import { dialogKind } from './dialogs.js';
+import { dialogKind } from '../dialog/dialog.js';
 import { forksPerPeer, liveForks, ownCalls } from './bounds.js';
-import { getParam } from './grammar.js';
-import { callId, integerHeader, toTag, topVia } from './headers.js';
-import { derivedBranch, ourViaValue } from './hops.js';
-import { field, prependHeaders, setHeader, type SipRequest } from './message.js';
-import { isSipUri, parseUri } from './uri.js';
-import type { MediaSummary } from './sdp.js';
-import type { Binding } from './state.js';
-import type { Step } from './step.js';
+import { getParam } from '../message/grammar.js';
+import { callId, integerHeader, toTag, topVia } from '../message/headers.js';
+import { derivedBranch, ourViaValue } from '../hops.js';
+import { field, prependHeaders, setHeader, type SipRequest } from '../message/message.js';
+import { isSipUri, parseUri } from '../message/uri.js';
+import type { MediaSummary } from '../policy/sdp.js';
+import type { Binding } from '../state.js';
+import type { Step } from '../step.js';
 
 /** A re-INVITE may wait on its user for up to Timer C (§16.6 step 11: more than 3 minutes). */
 export const INVITE_TRANSACTION_MS = 180_000;

@@ -3,16 +3,16 @@
  * its own Via and hands the response to the hop named by the next one. Fork branches are
  * stateful; everything else is routed by what our branch encodes (hops.ts).
  */
-import { ackAndByeOnBehalf, endDialog, firstContactUri } from './dialogs.js';
+import { ackAndByeOnBehalf, endDialog, firstContactUri } from '../dialog/dialog.js';
 import { findForkByBranch, onBranchResponse } from './fork.js';
-import { callId, cseq, fromTag, removeFirstValue, toTag, topVia } from './headers.js';
-import { viaOwner, type OurBranch } from './hops.js';
-import { header, type SipResponse } from './message.js';
-import type { MediaSummary } from './sdp.js';
-import { dialogId } from './state.js';
-import { answeredDeadline } from './dialogs.js';
-import { withoutIdentity } from './identity.js';
-import type { Step } from './step.js';
+import { callId, cseq, fromTag, removeFirstValue, toTag, topVia } from '../message/headers.js';
+import { viaOwner, type OurBranch } from '../hops.js';
+import { header, type SipResponse } from '../message/message.js';
+import type { MediaSummary } from '../policy/sdp.js';
+import { dialogId } from '../state.js';
+import { answeredDeadline } from '../dialog/dialog.js';
+import { withoutIdentity } from '../policy/identity.js';
+import type { Step } from '../step.js';
 
 /** Our own Via on top, for this user's object; anything else is not ours to route. */
 function popOwnVia(s: Step, res: SipResponse): { hop: OurBranch; branch: string; rest: SipResponse } | null {

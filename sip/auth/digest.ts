@@ -3,7 +3,7 @@
  * response verification and stateless nonces. Pure functions; the secret and the clock
  * are inputs.
  */
-import { quote, readQuoted, isWhitespace } from './grammar.js';
+import { quote, readQuoted, isWhitespace } from '../message/grammar.js';
 import { md5Hex } from './crypto/md5.js';
 import { hmacSha256, sha256Hex } from './crypto/sha256.js';
 import { timingSafeEqual, toBase64Url } from './crypto/hex.js';

@@ -15,10 +15,10 @@
  * interval in `Flow-Timer` and are judged by their CRLF pings, which the runtime answers
  * without waking the object; one silent past twice the interval is probed too.
  */
-import { makeBranch, ourViaValue } from './hops.js';
-import { serialize } from './serializer.js';
-import { buildRequest } from './requests.js';
-import type { UserState } from './state.js';
+import { makeBranch, ourViaValue } from '../hops.js';
+import { serialize } from '../message/serializer.js';
+import { buildRequest } from '../message/request.js';
+import type { UserState } from '../state.js';
 
 export const CALL_SILENCE_MS = 30_000;
 export const RINGING_SILENCE_MS = 5_000;

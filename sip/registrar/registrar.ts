@@ -2,14 +2,14 @@
  * The registrar (RFC 3261 §10.3) with RFC 5626 flows and RFC 5627 public GRUUs. Every
  * Contact is bound to the WebSocket the REGISTER arrived on; a binding dies with its socket.
  */
-import type { ConnInfo } from './context.js';
-import { getParam } from './grammar.js';
-import { callId, contacts, cseq, integerHeader, optionTags } from './headers.js';
-import { field, header, type HeaderField, type SipRequest } from './message.js';
+import type { ConnInfo } from '../io.js';
+import { getParam } from '../message/grammar.js';
+import { callId, contacts, cseq, integerHeader, optionTags } from '../message/headers.js';
+import { field, header, type HeaderField, type SipRequest } from '../message/message.js';
 import { FLOW_TIMER_S } from './liveness.js';
-import type { NameAddr } from './name-addr.js';
-import type { Binding } from './state.js';
-import type { Step } from './step.js';
+import type { NameAddr } from '../message/name-addr.js';
+import type { Binding } from '../state.js';
+import type { Step } from '../step.js';
 
 export const DEFAULT_EXPIRES = 600;
 export const MIN_EXPIRES = 60;

@@ -2,20 +2,20 @@
  * The sans-I/O entry point: `step(state, input, context)` returns the next state and the
  * effects to carry out. `nextDeadline(state)` tells the adapter when to set its alarm.
  */
-import type { ConnInfo, Input, StepContext, StepResult } from './context.js';
-import { trimLingering } from './bounds.js';
-import { byeOnBehalf, cancelOnBehalf, endDialog, sessionExpired } from './dialogs.js';
-import { onPeerRequest } from './downlink.js';
-import { expireFork, failBranch, forkIsSettled } from './fork.js';
-import { field } from './message.js';
-import { parseMessage } from './parser.js';
-import { serialize } from './serializer.js';
-import { expireBindings } from './registrar.js';
-import { responseFromHeaders } from './response.js';
-import { onPeerResponse, onSocketResponse } from './responses.js';
+import type { ConnInfo, Input, StepContext, StepResult } from './io.js';
+import { trimLingering } from './proxy/bounds.js';
+import { byeOnBehalf, cancelOnBehalf, endDialog, sessionExpired } from './dialog/dialog.js';
+import { onPeerRequest } from './proxy/from-peer.js';
+import { expireFork, failBranch, forkIsSettled } from './proxy/fork.js';
+import { field } from './message/message.js';
+import { parseMessage } from './message/parser.js';
+import { serialize } from './message/serializer.js';
+import { expireBindings } from './registrar/registrar.js';
+import { responseFromHeaders } from './message/response.js';
+import { onPeerResponse, onSocketResponse } from './proxy/response-routing.js';
 import type { UserState } from './state.js';
 import { Step } from './step.js';
-import { onSocketRequest } from './uplink.js';
+import { onSocketRequest } from './proxy/from-socket.js';
 
 export function step(state: UserState, input: Input, ctx: StepContext): StepResult {
   const s = new Step(state, ctx);
