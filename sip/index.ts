@@ -96,7 +96,6 @@ function onTimer(s: Step): void {
     else if (d.kind === 'call' && d.state === 'confirmed') sessionExpired(s, d);
     else endDialog(s, d, d.state === 'early' ? 'timeout' : 'expired', d.state === 'early' ? 408 : null);
   }
-  if (s.state.nonces.some((n) => n.expiresAt <= now)) s.putNonces(s.state.nonces.filter((n) => n.expiresAt > now));
 }
 
 /**
@@ -148,6 +147,5 @@ export function nextHousekeeping(state: UserState): number | null {
   let min = Infinity;
   for (const f of state.forks) if (forkIsSettled(f)) min = Math.min(min, f.deadline);
   for (const d of state.dialogs) if (d.deadline !== null && d.state === 'ended') min = Math.min(min, d.deadline);
-  for (const n of state.nonces) min = Math.min(min, n.expiresAt);
   return min === Infinity ? null : min;
 }

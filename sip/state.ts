@@ -114,13 +114,6 @@ export interface Dialog {
   readonly sessionMs?: number | null;
 }
 
-/** Highest nonce-count accepted per nonce, to refuse replays (RFC 7616 §3.4.5). */
-export interface NonceUse {
-  readonly nonce: string;
-  readonly nc: number;
-  readonly expiresAt: number;
-}
-
 /**
  * A request relayed within a dialog to one of this user's sockets, waiting for its final
  * response: only a response on that socket, to a transaction pending there, is accepted
@@ -137,14 +130,13 @@ export interface UserState {
   readonly bindings: readonly Binding[];
   readonly forks: readonly Fork[];
   readonly dialogs: readonly Dialog[];
-  readonly nonces: readonly NonceUse[];
   /** Failed digest answers by address, and the addresses the user signed in from (auth-guard.ts). */
   readonly guard: AuthGuard;
   /** In memory only (the store neither loads nor writes it). */
   readonly transactions: readonly PendingTransaction[];
 }
 
-export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], nonces: [], guard: EMPTY_GUARD, transactions: [] };
+export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], guard: EMPTY_GUARD, transactions: [] };
 
 export function dialogId(direction: Direction, callId: string, callerTag: string): string {
   return `${direction}:${callerTag}:${callId}`;

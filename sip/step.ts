@@ -10,7 +10,7 @@ import { ownFields, own } from './message/grammar.js';
 import { createResponse, type ResponseOptions } from './message/response.js';
 import { serialize } from './message/serializer.js';
 import type { MediaSummary } from './policy/sdp.js';
-import type { Binding, Dialog, Fork, NonceUse, PendingTransaction, UserState } from './state.js';
+import type { Binding, Dialog, Fork, PendingTransaction, UserState } from './state.js';
 
 /** In-dialog requests awaiting a response from this user's sockets, at most. */
 export const MAX_PENDING_TRANSACTIONS = 64;
@@ -90,11 +90,6 @@ export class Step {
   /** Drops a dialog from the live set. The adapter keeps its row as call history. */
   forgetDialog(id: string): void {
     this.state = { ...this.state, dialogs: this.state.dialogs.filter((d) => d.id !== id) };
-  }
-
-  putNonces(nonces: readonly NonceUse[]): void {
-    const before = new Map(this.state.nonces.map((n) => [n.nonce, n]));
-    this.state = { ...this.state, nonces: nonces.map((n) => ownFields(n, before.get(n.nonce))) };
   }
 
   /** Notes a request sent to a socket whose response must come back on that socket (bounded). */

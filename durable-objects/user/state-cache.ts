@@ -50,7 +50,7 @@ export class StateCache {
   /** Records the step's result: written now, or due on `user`'s grid. */
   commit(prev: UserState, next: UserState, now: number, user: string, flushNow: boolean): void {
     this.current = next;
-    if (flushNow || next.bindings !== prev.bindings || next.nonces !== prev.nonces || next.guard !== prev.guard) this.flush();
+    if (flushNow || next.bindings !== prev.bindings || next.guard !== prev.guard) this.flush();
     else if (this.dueAt === null && this.stored && (next.forks !== this.stored.forks || next.dialogs !== this.stored.dialogs)) this.dueAt = onGrid(user, now + 1);
   }
 

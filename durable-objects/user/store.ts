@@ -4,7 +4,7 @@
  * mutates a record in place). Dialogs that leave the live set keep their row as history.
  */
 import { EMPTY_GUARD, type AuthGuard } from '../../sip/policy/auth-guard.js';
-import type { Binding, Dialog, Fork, NonceUse, UserState } from '../../sip/state.js';
+import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
 import { LINGER_MS } from '../../sip/dialog/dialog.js';
 import { migrate } from '../shared/migrations.js';
 import { USER_MIGRATIONS } from './migrations.js';
@@ -61,10 +61,6 @@ export class UserStore {
       dialogs: json<Dialog>(
         this.sql.exec<{ data: string }>("SELECT data FROM dialogs WHERE state != 'ended' OR ended_at > ?", now - LINGER_MS).toArray(),
       ),
-      nonces: this.sql
-        .exec<{ nonce: string; nc: number; expires_at: number }>('SELECT nonce, nc, expires_at FROM nonces')
-        .toArray()
-        .map((r) => ({ nonce: r.nonce, nc: r.nc, expiresAt: r.expires_at })),
       guard: this.getMeta<AuthGuard>('authGuard') ?? EMPTY_GUARD,
       // Pending transactions live in memory only (sip/state.ts).
       transactions: [],
@@ -104,18 +100,6 @@ export class UserStore {
         put: (d: Dialog) => this.putDialog(d),
         // A dialog leaving the live set stays as history: nothing to write.
         drop: () => undefined,
-      });
-    }
-    if (prev.nonces !== next.nonces) {
-      this.sync(prev.nonces, next.nonces, (n) => n.nonce, {
-        put: (n: NonceUse) =>
-          this.sql.exec(
-            'INSERT INTO nonces (nonce, nc, expires_at) VALUES (?, ?, ?) ON CONFLICT (nonce) DO UPDATE SET nc = excluded.nc',
-            n.nonce,
-            n.nc,
-            n.expiresAt,
-          ),
-        drop: (nonce) => this.sql.exec('DELETE FROM nonces WHERE nonce = ?', nonce),
       });
     }
   }

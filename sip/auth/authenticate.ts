@@ -5,19 +5,11 @@
  */
 import { checkGuard, recordFailure, recordSuccess } from '../policy/auth-guard.js';
 import type { ConnInfo } from '../io.js';
-import { challenges, checkNonce, createNonce, nonceExpiry, parseDigestCredentials, verifyResponse } from './digest.js';
+import { challenges, checkNonce, createNonce, parseDigestCredentials, verifyResponse } from './digest.js';
 import { field, header, type SipRequest } from '../message/message.js';
-import type { NonceUse } from '../state.js';
 import type { Step } from '../step.js';
 
 export type AuthOutcome = 'authenticated' | 'answered';
-
-/**
- * Nonce-count records kept per user (one per nonce answered in the last 5 minutes). Past
- * it the oldest go; a nonce older than every record kept is then answered stale, so a
- * forgotten nonce can never be replayed (RFC 7616 §3.4.5).
- */
-export const MAX_NONCES = 64;
 
 /** The address a guess is counted against when the edge named none. */
 const UNKNOWN_SOURCE = 'unknown';
@@ -32,7 +24,7 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
   const isRegister = req.method === 'REGISTER';
   const raw = header(req, isRegister ? 'authorization' : 'proxy-authorization') ?? header(req, isRegister ? 'proxy-authorization' : 'authorization');
   const challenge = (stale: boolean): AuthOutcome => {
-    const nonce = createNonce(nonceSecret, now, s.ctx.newId());
+    const nonce = createNonce(nonceSecret, now, s.ctx.newId(), conn.id);
     const name = isRegister ? 'WWW-Authenticate' : 'Proxy-Authenticate';
     s.reply(conn.id, req, isRegister ? 401 : 407, { headers: challenges(policy.domain, nonce, stale).map((v) => field(name, v)) });
     return 'answered';
@@ -56,13 +48,10 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
     s.reply(conn.id, req, 503, { reason: 'Too Many Failed Attempts', headers: [field('Retry-After', String(verdict.retryAfterSeconds))] });
     return 'answered';
   }
-  const nonceState = checkNonce(nonceSecret, creds.nonce, now);
+  const nonceState = checkNonce(nonceSecret, creds.nonce, now, conn.id);
   if (nonceState === 'invalid') return challenge(false);
   if (nonceState === 'stale') return challenge(true);
-  const live = s.state.nonces.filter((n) => n.expiresAt > now);
-  const used = live.find((n) => n.nonce === creds.nonce);
-  if (!used && live.length >= MAX_NONCES && nonceExpiry(creds.nonce) < Math.min(...live.map((n) => n.expiresAt))) return challenge(true);
-  // qop=auth is what we offer; without it a nonce count cannot protect against replay.
+  // qop=auth is what we offer (RFC 7616 §3.3): the cnonce makes each answer the client's own.
   if (creds.qop !== 'auth') return challenge(false);
   // A disabled user, or one without a password, is answered exactly as a wrong password
   // is: nothing an unauthenticated client sees tells them apart (no password oracle).
@@ -72,20 +61,11 @@ export function authenticate(s: Step, conn: ConnInfo, req: SipRequest): AuthOutc
     return challenge(false);
   }
 
-  // RFC 7616 §3.4.5: the nonce count must grow for each use of a nonce.
-  const nc = parseInt(creds.nc!, 16);
-  if (used && nc <= used.nc) return challenge(false);
   if (conn.mayAuthenticate === false) {
     s.reply(conn.id, req, 403, { reason: 'Too Many Sockets', headers: [field('Warning', `399 ${policy.domain} "at most ${policy.maxSockets} signed-in sockets per user"`)] });
     return 'answered';
   }
-  s.putNonces(boundedNonces([...live.filter((n) => n.nonce !== creds.nonce), { nonce: creds.nonce, nc, expiresAt: nonceExpiry(creds.nonce) }]));
   s.putGuard(recordSuccess(s.state.guard, source, now));
   s.effects.push({ type: 'authenticate', conn: conn.id });
   return 'authenticated';
-}
-
-function boundedNonces(list: NonceUse[]): NonceUse[] {
-  if (list.length <= MAX_NONCES) return list;
-  return [...list].sort((a, b) => b.expiresAt - a.expiresAt).slice(0, MAX_NONCES);
 }

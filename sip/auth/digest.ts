@@ -103,41 +103,40 @@ export function verifyResponse(creds: DigestCredentials, method: string, ha1: st
 }
 
 /**
- * Stateless nonce: issue time, a salt of its own, and an HMAC over both, so any instance
- * holding the secret can check it without storing it (RFC 7616 §3.3 leaves the format to
- * the server). The salt makes every challenge's nonce its own: two devices challenged in
- * the same second must not share one, or the second's `nc=00000001` would be taken for a
- * replay of the first's (§3.4.5).
+ * Stateless nonce, bound to the socket it was issued on: issue time, a salt of its own,
+ * and an HMAC over both and the connection id, so any instance holding the secret can
+ * check it without storing anything (RFC 7616 §3.3 leaves the format to the server).
+ *
+ * Replay protection (§3.4.5, §5.11) comes from the binding instead of nonce counts: a
+ * nonce answers only on the socket that was challenged, and that socket is never
+ * challenged again once it has authenticated (auth/authenticate.ts), so a captured
+ * Authorization is worth nothing on any other socket and nothing more on its own. The
+ * salt keeps two challenges of the same second apart.
  */
-export function createNonce(secret: string, now: number, salt: string): string {
+export function createNonce(secret: string, now: number, salt: string, conn: string): string {
   const ts = Math.floor(now / 1000).toString(36);
-  return `${ts}.${salt}.${nonceMac(secret, ts, salt)}`;
+  return `${ts}.${salt}.${nonceMac(secret, ts, salt, conn)}`;
 }
 
-function nonceMac(secret: string, ts: string, salt: string): string {
-  return toBase64Url(hmacSha256(secret, `nonce:${ts}:${salt}`)).slice(0, 22);
+function nonceMac(secret: string, ts: string, salt: string, conn: string): string {
+  return toBase64Url(hmacSha256(secret, `nonce:${ts}:${salt}:${conn}`)).slice(0, 22);
 }
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
 
 const NONCE_RE = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{22})$/;
 
-export function checkNonce(secret: string, nonce: string, now: number): NonceCheck {
+export function checkNonce(secret: string, nonce: string, now: number, conn: string): NonceCheck {
   const m = NONCE_RE.exec(nonce);
   if (!m) return 'invalid';
-  if (!timingSafeEqual(nonceMac(secret, m[1]!, m[2]!), m[3]!)) return 'invalid';
+  if (!timingSafeEqual(nonceMac(secret, m[1]!, m[2]!, conn), m[3]!)) return 'invalid';
   const issued = nonceIssuedAt(nonce);
   if (issued > now + 60_000) return 'invalid';
   return now - issued > NONCE_LIFETIME_MS ? 'stale' : 'valid';
 }
 
-export function nonceIssuedAt(nonce: string): number {
+function nonceIssuedAt(nonce: string): number {
   return parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000;
-}
-
-/** Expiry time of a valid nonce, for pruning the nonce-count records. */
-export function nonceExpiry(nonce: string): number {
-  return nonceIssuedAt(nonce) + NONCE_LIFETIME_MS;
 }
 
 /**

@@ -68,7 +68,7 @@ describe('digest authentication in the engine (RFC 3261 §22)', () => {
     expect(sim.connAuth.get(conn)).toBe(null);
   });
 
-  it('marks a nonce older than five minutes stale, and refuses a reused nonce count', () => {
+  it('marks a nonce older than five minutes stale, and accepts a nonce only on the socket it was issued to (no replay)', () => {
     const conn = sim.connect('alice', null);
     const ua = new TestUA('alice', DOMAIN);
     const reg = ua.register().text;
@@ -83,18 +83,25 @@ describe('digest authentication in the engine (RFC 3261 §22)', () => {
     sim.send(conn, fresh);
     const got = sim.take(conn);
     expect(got.map(what), got.join('\n')).toEqual(['200 REGISTER']);
+    // The same answer replayed on another socket, even with a higher nonce count, is refused
+    // with a fresh challenge: the nonce was issued to the first socket (RFC 7616 §5.11).
     const other = sim.connect('alice', null);
     sim.send(other, fresh);
     expect(statusOf(sim.take(other)[0]!)).toBe(401);
-    // A higher nonce count is fine (and a higher CSeq, for the registrar's own ordering rule).
     sim.send(other, answer(reg.replace('CSeq: 1 REGISTER', 'CSeq: 2 REGISTER'), stale!, 'alice', 'alice-pw', { nc: '00000002' }));
+    const replayed = sim.take(other)[0]!;
+    expect(statusOf(replayed)).toBe(401);
+    expect(header(asResponse(replayed), 'www-authenticate')).not.toContain('stale');
+    expect(sim.connAuth.get(other)).toBe(null);
+    // Its own challenge signs it in.
+    sim.send(other, answer(reg.replace('CSeq: 1 REGISTER', 'CSeq: 3 REGISTER'), replayed, 'alice', 'alice-pw'));
     expect(what(sim.take(other)[0]!)).toBe('200 REGISTER');
   });
 
   it('refuses a forged nonce with a fresh challenge', () => {
     const conn = sim.connect('alice', null);
     const reg = new TestUA('alice', DOMAIN).register().text;
-    const forged = `SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/WSS x;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\nWWW-Authenticate: ${challenges(DOMAIN, createNonce('not-the-secret', sim.now, 'salt'), false)[1]}\r\n\r\n`;
+    const forged = `SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/WSS x;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\nWWW-Authenticate: ${challenges(DOMAIN, createNonce('not-the-secret', sim.now, 'salt', conn), false)[1]}\r\n\r\n`;
     sim.send(conn, answer(reg, forged, 'alice', 'alice-pw'));
     const [res] = sim.take(conn);
     expect(statusOf(res!)).toBe(401);

@@ -68,17 +68,22 @@ describe('stateless nonces', () => {
   const secret = 'k3y';
   const t0 = Date.UTC(2026, 10, 23, 12, 0, 0);
   it('are valid for five minutes, then stale', () => {
-    const n = createNonce(secret, t0, 'salt1');
-    expect(checkNonce(secret, n, t0)).toBe('valid');
-    expect(checkNonce(secret, n, t0 + NONCE_LIFETIME_MS - 1000)).toBe('valid');
-    expect(checkNonce(secret, n, t0 + NONCE_LIFETIME_MS + 1000)).toBe('stale');
+    const n = createNonce(secret, t0, 'salt1', 'conn1');
+    expect(checkNonce(secret, n, t0, 'conn1')).toBe('valid');
+    expect(checkNonce(secret, n, t0 + NONCE_LIFETIME_MS - 1000, 'conn1')).toBe('valid');
+    expect(checkNonce(secret, n, t0 + NONCE_LIFETIME_MS + 1000, 'conn1')).toBe('stale');
   });
   it('are invalid when forged, under another secret, or from the future', () => {
-    const n = createNonce(secret, t0, 'salt1');
-    expect(checkNonce('other', n, t0)).toBe('invalid');
-    expect(checkNonce(secret, n.slice(0, -1) + (n.endsWith('A') ? 'B' : 'A'), t0)).toBe('invalid');
-    expect(checkNonce(secret, createNonce(secret, t0 + 3_600_000, 'salt2'), t0)).toBe('invalid');
-    expect(checkNonce(secret, 'garbage', t0)).toBe('invalid');
+    const n = createNonce(secret, t0, 'salt1', 'conn1');
+    expect(checkNonce('other', n, t0, 'conn1')).toBe('invalid');
+    expect(checkNonce(secret, n.slice(0, -1) + (n.endsWith('A') ? 'B' : 'A'), t0, 'conn1')).toBe('invalid');
+    expect(checkNonce(secret, createNonce(secret, t0 + 3_600_000, 'salt2', 'conn1'), t0, 'conn1')).toBe('invalid');
+    expect(checkNonce(secret, 'garbage', t0, 'conn1')).toBe('invalid');
+  });
+  it('are bound to the socket they were issued on', () => {
+    const n = createNonce(secret, t0, 'salt1', 'conn1');
+    expect(checkNonce(secret, n, t0, 'conn2')).toBe('invalid');
+    expect(createNonce(secret, t0, 'salt1', 'conn2')).not.toBe(n);
   });
   it('challenges offer SHA-256 first and MD5 last (the one JsSIP and SIP.js read), with stale when asked', () => {
     const [sha, md5] = challenges('example.com', 'abc', true);
