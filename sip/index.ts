@@ -1,6 +1,12 @@
 /**
  * The sans-I/O entry point: `step(state, input, context)` returns the next state and the
  * effects to carry out. `nextDeadline(state)` tells the adapter when to set its alarm.
+ *
+ * Every step first does what has come due (expireDue): a timer is only the input that
+ * runs when nothing else does. So what nobody would notice late (an expired binding, an
+ * early dialog whose safety expiry passed, a subscription past its life) costs no alarm
+ * of its own: the next event that runs anyway does it, and only what someone waits for
+ * (a ring timeout, a session that nobody refreshed) is in `nextDeadline`.
  */
 import type { ConnInfo, Input, StepContext, StepResult } from './io.js';
 import { trimLingering } from './proxy/bounds.js';
@@ -19,6 +25,7 @@ import { onSocketRequest } from './proxy/from-socket.js';
 
 export function step(state: UserState, input: Input, ctx: StepContext): StepResult {
   const s = new Step(state, ctx);
+  expireDue(s);
   switch (input.type) {
     case 'socket-message':
       onSocketMessage(s, input.conn, input.text);
@@ -36,7 +43,12 @@ export function step(state: UserState, input: Input, ctx: StepContext): StepResu
       onSocketClosed(s, input.conn);
       break;
     case 'timer':
-      onTimer(s);
+      break;
+    case 'socket-refused':
+      onSocketRefused(s, input.conn, input.text, input.status, input.reason, input.retryAfter);
+      break;
+    case 'relay-failed':
+      onRelayFailed(s, input.text, input.status, input.reason);
       break;
   }
   s.state = trimLingering(s.state, ctx.policy);
@@ -82,7 +94,27 @@ function onSocketClosed(s: Step, conn: string): void {
   }
 }
 
-function onTimer(s: Step): void {
+/**
+ * The adapter refused a socket's frame before the state machine saw it (the rate limit):
+ * a request gets the answer (503 with Retry-After, RFC 3261 §21.5.4); anything else is dropped.
+ */
+function onSocketRefused(s: Step, conn: string, text: string, status: number, reason: string, retryAfter: number | undefined): void {
+  const answer = refusal(text, status, { reason, retryAfter, newId: s.ctx.newId });
+  if (answer !== null) s.effects.push({ type: 'send', conn, text: answer });
+}
+
+/**
+ * A request this object relayed could not be handed to the peer's object: the user does
+ * not exist (404) or its object did not answer (503). It is answered as the peer would
+ * have (§16.9), through our own Via, so the answer finds its way back like any other.
+ */
+function onRelayFailed(s: Step, text: string, status: number, reason: string): void {
+  const r = parseMessage(text, { trusted: true });
+  if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
+  onPeerResponse(s, responseFromHeaders(r.message.headers, status, { reason, toTag: s.ctx.newId() }));
+}
+
+function expireDue(s: Step): void {
   const { now } = s.ctx;
   expireBindings(s);
   for (const fork of s.state.forks) {
@@ -126,9 +158,10 @@ export function lostConnections(state: UserState, live: ReadonlySet<string>): st
 }
 
 /**
- * The earliest moment something in the state must be acted on: a binding expires
- * (§10.3), a fork's ring timeout or guard runs out (§16.8), an early dialog or a
- * subscription expires. The adapter's alarm must fire then.
+ * The earliest moment something in the state must be acted on for someone who waits:
+ * a fork's ring timeout or CANCEL guard runs out (§16.8), or a confirmed call's session
+ * expires unrefreshed (RFC 4028 §10). The adapter's alarm must fire then. Bindings
+ * (§10.3), early dialogs' safety expiry and subscriptions expire lazily (expireDue).
  *
  * Housekeeping is left out (see `nextHousekeeping`): forgetting a fork that has sent its
  * final answer, a call that ended, or a nonce past its life changes nothing anyone sees,
@@ -136,9 +169,8 @@ export function lostConnections(state: UserState, live: ReadonlySet<string>): st
  */
 export function nextDeadline(state: UserState): number | null {
   let min = Infinity;
-  for (const b of state.bindings) min = Math.min(min, b.expiresAt);
   for (const f of state.forks) if (!forkIsSettled(f)) min = Math.min(min, f.deadline);
-  for (const d of state.dialogs) if (d.deadline !== null && d.state !== 'ended') min = Math.min(min, d.deadline);
+  for (const d of state.dialogs) if (d.deadline !== null && d.kind === 'call' && d.state === 'confirmed') min = Math.min(min, d.deadline);
   return min === Infinity ? null : min;
 }
 

@@ -40,7 +40,11 @@ export type Input =
   | { readonly type: 'peer-request'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
   | { readonly type: 'peer-response'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
   | { readonly type: 'socket-closed'; readonly conn: string }
-  | { readonly type: 'timer' };
+  | { readonly type: 'timer' }
+  /** A frame the adapter refused before the state machine (rate limit): answered if a request. */
+  | { readonly type: 'socket-refused'; readonly conn: string; readonly text: string; readonly status: number; readonly reason: string; readonly retryAfter?: number }
+  /** A request this object relayed that could not reach the peer's object. */
+  | { readonly type: 'relay-failed'; readonly text: string; readonly status: number; readonly reason: string };
 
 export type Effect =
   /** Send a frame on one of this user's sockets. */

@@ -2,13 +2,13 @@
  * What the runtime charges for the storage and timer operations the product's objects
  * do per call, one operation kind per request so that each can be priced on its own:
  * nothing (the event and the JS RPC alone), a transaction with one or two dialog rows
- * written by the product's own `UserStore.persist`, `setAlarm`, and an alarm that fires.
+ * written by the product's own `UserStore.recordCall`, `setAlarm`, and an alarm that fires.
  * Bundled by bench/storage/run.mjs with esbuild and run under the same bare workerd as
  * `npm run bench`.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { UserStore } from '../../durable-objects/user/store.js';
-import { EMPTY_STATE, type Dialog, type UserState } from '../../sip/state.js';
+import type { Dialog } from '../../sip/state.js';
 
 interface Env {
   OBJECTS: DurableObjectNamespace<StorageProbe>;
@@ -50,13 +50,13 @@ function dialog(n: number, now: number): Dialog {
 
 export class StorageProbe extends DurableObject<Env> {
   private readonly store: UserStore;
-  private state: UserState = EMPTY_STATE;
   private n = 0;
   alarms = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
+    this.store.load();
   }
 
   /** One operation of `mode`, in this event's implicit transaction. */
@@ -95,10 +95,7 @@ export class StorageProbe extends DurableObject<Env> {
 
   /** New dialogs, as a flush writes them; the live set is kept short as the core's is. */
   private write(count: number, now: number): void {
-    const added = Array.from({ length: count }, () => dialog(this.n++, now));
-    const next: UserState = { ...this.state, dialogs: [...this.state.dialogs.slice(-8), ...added] };
-    this.store.persist(this.state, next);
-    this.state = next;
+    for (let i = 0; i < count; i++) this.store.recordCall(dialog(this.n++, now));
   }
 
   /** A far alarm that really moves each time (an unchanged time may cost nothing). */

@@ -7,6 +7,22 @@
  * been done, and a past alarm set there would leave the plan pointing at an alarm that
  * already ran (the cached time would go stale, and sockets would outlive their 30 s).
  */
+import { nextDeadline } from '../../sip/index.js';
+import type { UserState } from '../../sip/state.js';
+import type { FlowWatcher } from './flows.js';
+import type { SocketBook } from './sockets.js';
+
+/**
+ * Every source of the object's alarm, in one place: the core's next deadline (ring
+ * timeouts, session expiries), the next unauthenticated socket's 30 s, and the next look
+ * at a watched flow. Nothing else wakes a user's object on its own: expiries that nobody
+ * waits for are done by the next event (sip/index.ts expireDue), and writes are made in
+ * the event that makes them, so there is no write-behind to schedule.
+ */
+export function alarmSources(state: UserState | null, book: SocketBook, flows: FlowWatcher, now: number): Array<number | null> {
+  return [state ? nextDeadline(state) : null, book.nextDeadline(), flows.next(state, now)];
+}
+
 export class AlarmPlan {
   private at: number | null = null;
   private firing = false;

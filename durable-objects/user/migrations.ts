@@ -1,6 +1,9 @@
 import type { Migration } from '../shared/migrations.js';
 
-/** Schema of a user's object. Rows hold the core's records as JSON plus the columns queries need. */
+/**
+ * Schema of a user's object. The wake reads `meta` only; migrations run when its
+ * `schema` entry is missing or older than USER_SCHEMA (store.ts).
+ */
 export const USER_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -31,8 +34,43 @@ export const USER_MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
     name: 'no index on dialog state',
-    // Waking reads the live dialogs with `state != 'ended' OR ended_at > ?`, which no index
-    // serves (SQLite scans either way), while every write of a dialog had to maintain it.
     sql: ['DROP INDEX IF EXISTS dialogs_open'],
   },
+  {
+    version: 3,
+    name: 'live state leaves SQLite; one history row per call',
+    // Bindings, forks and dialogs now live with their sockets (attachments) and in memory;
+    // nonces are bound to their socket and need no row. The history keeps what it had.
+    // WITHOUT ROWID: the primary key is the table, so a row written is one B-tree entry.
+    sql: [
+      `CREATE TABLE calls (
+        id TEXT PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        answered_at INTEGER,
+        ended_at INTEGER,
+        final_status INTEGER,
+        end_reason TEXT,
+        alive_at INTEGER,
+        offer_kinds TEXT,
+        offer_codecs TEXT,
+        answer_kinds TEXT,
+        answer_codecs TEXT
+      ) WITHOUT ROWID`,
+      `INSERT INTO calls (id, call_id, direction, peer, created_at, answered_at, ended_at, final_status, end_reason, alive_at)
+       SELECT id, call_id, direction, peer, created_at, answered_at, ended_at, final_status,
+         CASE WHEN state = 'ended' THEN end_reason ELSE NULL END, COALESCE(ended_at, answered_at)
+       FROM dialogs WHERE kind = 'call' AND (state = 'ended' OR answered_at IS NOT NULL)`,
+      'DROP TABLE dialogs',
+      'DROP TABLE bindings',
+      'DROP TABLE forks',
+      'DROP TABLE nonces',
+      // A socket's live records when they outgrow its attachment (live-state.ts): rare.
+      'CREATE TABLE spill (conn TEXT PRIMARY KEY, data TEXT NOT NULL)',
+    ],
+  },
 ];
+
+export const USER_SCHEMA = USER_MIGRATIONS[USER_MIGRATIONS.length - 1]!.version;

@@ -5,6 +5,7 @@
  * have is never addressed. Both maps are bounded.
  */
 import type { Env } from '../env.js';
+import { userObject, tenantObject } from '../shared/names.js';
 import { TtlMap } from '../shared/ttl-map.js';
 import type { UserObject } from './user-object.js';
 
@@ -21,14 +22,14 @@ export class Peers {
 
   exists(user: string): Promise<boolean> {
     const tenant = this.tenant();
-    return this.known.get(user, async () => (await this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant)).edgeUser(user)).exists, (v) => !v);
+    return this.known.get(user, async () => (await tenantObject(this.env, tenant).edgeUser(user)).exists, (v) => !v);
   }
 
   stub(user: string): DurableObjectStub<UserObject> {
     let stub = this.stubs.get(user);
     if (!stub) {
       if (this.stubs.size >= MAX_PEERS) this.stubs.clear();
-      stub = this.env.USERS.get(this.env.USERS.idFromName(`${this.tenant()}/${user}`));
+      stub = userObject(this.env, this.tenant(), user);
       this.stubs.set(user, stub);
     }
     return stub;

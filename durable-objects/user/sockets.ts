@@ -4,6 +4,7 @@
  * Attachments hold ids and small values only (they survive hibernation with the socket).
  */
 import type { SocketAuth, TenantPolicy } from '../../sip/io.js';
+import type { SocketRecords } from './live-state.js';
 
 /** Sockets that have not authenticated within this time are closed. */
 export const UNAUTHENTICATED_TTL_MS = 30_000;
@@ -20,6 +21,12 @@ export interface Attachment {
   readonly g?: string;
   /** when a liveness probe was sent that no frame has answered yet (flows.ts) */
   readonly p?: number;
+  /** the live records that belong to this socket (live-state.ts): bindings, dialogs, forks */
+  readonly b?: SocketRecords['b'];
+  readonly d?: SocketRecords['d'];
+  readonly f?: SocketRecords['f'];
+  /** set when those records outgrew the attachment and are in the spill table instead */
+  readonly s?: 1;
 }
 
 export type Admission =
@@ -33,6 +40,8 @@ export class SocketBook {
    * `getWebSockets`'), and an update made through one must be seen through the other.
    */
   private readonly attachments = new Map<string, Attachment>();
+  /** Sockets by connection id, looked up once per socket while this instance lives. */
+  private readonly sockets = new Map<string, WebSocket>();
 
   constructor(private readonly ctx: DurableObjectState) {}
 
@@ -52,9 +61,25 @@ export class SocketBook {
     this.attachments.set(att.c, att);
   }
 
-  /** The socket is gone: its cached attachment goes too (the cache is bounded by open sockets). */
+  /** The socket is gone: its cached attachment goes too (the caches are bounded by open sockets). */
   forget(conn: string): void {
     this.attachments.delete(conn);
+    this.sockets.delete(conn);
+  }
+
+  /** The open socket with this connection id, if any. */
+  socket(conn: string): WebSocket | undefined {
+    let ws = this.sockets.get(conn);
+    if (!ws) {
+      ws = this.ctx.getWebSockets(conn)[0];
+      if (ws) this.sockets.set(conn, ws);
+    }
+    return ws;
+  }
+
+  /** Every socket the runtime lists, closing ones included. */
+  all(): WebSocket[] {
+    return this.ctx.getWebSockets();
   }
 
   /** Sockets still open: one we closed is listed by the runtime until its close completes. */

@@ -1,176 +1,204 @@
 /**
- * Persists a user's core state in the object's SQLite. The core returns whole new states;
- * the store writes only the records that changed (by identity, since the core never
- * mutates a record in place). Dialogs that leave the live set keep their row as history.
+ * What a user's object keeps in SQLite: only what must outlive every socket.
+ *
+ * - `meta`: the identity, configuration and nonce secret the tenant pushed, the password
+ *   guard (policy/auth-guard.ts) and the schema version. A wake reads it in one
+ *   statement; the migrations run only when that statement finds no table or an older
+ *   schema, so a wake costs no migration check.
+ * - `calls`: the call history, one row per call, written when the call is answered (in
+ *   the event that forwards its 200, so the output gate holds the 200 until the row is
+ *   committed) or when it fails, and completed when it ends. A row per call, plain
+ *   columns, no JSON and no secondary index: a write is one row.
+ *
+ * Bindings, forks and dialogs are not here: they live in memory and in the attachments of
+ * the sockets they belong to (live-state.ts).
  */
-import { EMPTY_GUARD, type AuthGuard } from '../../sip/policy/auth-guard.js';
-import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
-import { LINGER_MS } from '../../sip/dialog/dialog.js';
+import type { AuthGuard } from '../../sip/policy/auth-guard.js';
+import type { MediaSummary } from '../../sip/policy/sdp.js';
+import type { Dialog } from '../../sip/state.js';
 import { migrate } from '../shared/migrations.js';
-import { USER_MIGRATIONS } from './migrations.js';
+import { USER_MIGRATIONS, USER_SCHEMA } from './migrations.js';
+import type { UserConfig, UserIdentity } from './model.js';
+import type { SocketRecords } from './live-state.js';
 
-/** Ended calls kept per user for the history API. */
+/** Calls kept per user for the history API; older ones are dropped as new ones come. */
 export const HISTORY_LIMIT = 500;
+/** Every this many new rows, the rows past HISTORY_LIMIT go (one statement, not one per call). */
+const PRUNE_EVERY = 50;
 
 export interface CallRecord {
   readonly id: string;
   readonly callId: string;
   readonly direction: string;
   readonly peer: string;
-  readonly state: string;
+  /** `interrupted`: answered, and cut by a restart of the service before it ended. */
+  readonly state: 'early' | 'confirmed' | 'ended' | 'interrupted';
   readonly createdAt: number;
   readonly answeredAt: number | null;
   readonly endedAt: number | null;
   readonly finalStatus: number | null;
   readonly endReason: string | null;
-  readonly media: { offer: unknown; answer: unknown };
+  /** The last moment the call was known to be up: its end, or for an interrupted call its last record. */
+  readonly lastAliveAt: number | null;
+  readonly media: { offer: MediaSummary | null; answer: MediaSummary | null };
 }
 
-const forkKey = (f: Fork): string => `${f.method} ${f.id}`;
+/** What the object needs on every wake, read together. */
+export interface ObjectMeta {
+  readonly identity: UserIdentity | null;
+  readonly config: UserConfig | null;
+  readonly nonceSecret: string | null;
+  readonly guard: AuthGuard | null;
+}
+
+interface CallRow extends Record<string, SqlStorageValue> {
+  id: string;
+  call_id: string;
+  direction: string;
+  peer: string;
+  created_at: number;
+  answered_at: number | null;
+  ended_at: number | null;
+  final_status: number | null;
+  end_reason: string | null;
+  alive_at: number | null;
+  offer_kinds: string | null;
+  offer_codecs: string | null;
+  answer_kinds: string | null;
+  answer_codecs: string | null;
+}
 
 export class UserStore {
   private readonly sql: SqlStorage;
+  private written = 0;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
-    migrate(storage, USER_MIGRATIONS);
   }
 
-  getMeta<T>(key: string): T | null {
-    const rows = this.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray();
-    return rows.length > 0 ? (JSON.parse(rows[0]!.value) as T) : null;
+  /** The object's meta, in one statement; migrates first when the schema is missing or old. */
+  load(): ObjectMeta {
+    let rows: Array<{ key: string; value: string }>;
+    try {
+      rows = this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta').toArray();
+    } catch {
+      rows = [];
+    }
+    const meta = new Map(rows.map((r) => [r.key, r.value]));
+    if (Number(meta.get('schema') ?? 0) < USER_SCHEMA) {
+      migrate(this.storage, USER_MIGRATIONS);
+      this.setMeta('schema', USER_SCHEMA);
+    }
+    const json = <T>(key: string): T | null => (meta.has(key) ? (JSON.parse(meta.get(key)!) as T) : null);
+    return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard') };
   }
 
   setMeta(key: string, value: unknown): void {
     this.sql.exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, JSON.stringify(value));
   }
 
-  deleteMeta(key: string): void {
-    this.sql.exec('DELETE FROM meta WHERE key = ?', key);
-  }
-
   /**
-   * The live state: every binding and fork, and the dialogs the core still holds (not
-   * ended, or ended less than LINGER_MS ago; the core forgets those at their deadline).
+   * Writes a call's row: when it is answered, when it ends, or (never answered) when it
+   * fails. One row either way; an answered call's end completes the row it already has.
    */
-  load(now: number): UserState {
-    const json = <T>(rows: Array<{ data: string }>): T[] => rows.map((r) => JSON.parse(r.data) as T);
-    return {
-      bindings: json<Binding>(this.sql.exec<{ data: string }>('SELECT data FROM bindings').toArray()),
-      forks: json<Fork>(this.sql.exec<{ data: string }>('SELECT data FROM forks').toArray()),
-      dialogs: json<Dialog>(
-        this.sql.exec<{ data: string }>("SELECT data FROM dialogs WHERE state != 'ended' OR ended_at > ?", now - LINGER_MS).toArray(),
-      ),
-      guard: this.getMeta<AuthGuard>('authGuard') ?? EMPTY_GUARD,
-      // Pending transactions live in memory only (sip/state.ts).
-      transactions: [],
-    };
-  }
-
-  persist(prev: UserState, next: UserState): void {
-    if (prev === next) return;
-    if (prev.guard !== next.guard) this.setMeta('authGuard', next.guard);
-    if (prev.bindings !== next.bindings) {
-      this.sync(prev.bindings, next.bindings, (b) => b.id, {
-        put: (b: Binding) =>
-          this.sql.exec(
-            'INSERT INTO bindings (id, conn, expires_at, data) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET conn = excluded.conn, expires_at = excluded.expires_at, data = excluded.data',
-            b.id,
-            b.conn,
-            b.expiresAt,
-            JSON.stringify(b),
-          ),
-        drop: (id) => this.sql.exec('DELETE FROM bindings WHERE id = ?', id),
-      });
-    }
-    if (prev.forks !== next.forks) {
-      this.sync(prev.forks, next.forks, forkKey, {
-        put: (f: Fork) =>
-          this.sql.exec(
-            'INSERT INTO forks (key, deadline, data) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET deadline = excluded.deadline, data = excluded.data',
-            forkKey(f),
-            f.deadline,
-            JSON.stringify(f),
-          ),
-        drop: (key) => this.sql.exec('DELETE FROM forks WHERE key = ?', key),
-      });
-    }
-    if (prev.dialogs !== next.dialogs) {
-      this.sync(prev.dialogs, next.dialogs, (d) => d.id, {
-        put: (d: Dialog) => this.putDialog(d),
-        // A dialog leaving the live set stays as history: nothing to write.
-        drop: () => undefined,
-      });
-    }
-  }
-
-  private putDialog(d: Dialog): void {
+  recordCall(d: Dialog): void {
     this.sql.exec(
-      `INSERT INTO dialogs (id, kind, call_id, direction, peer, state, created_at, answered_at, ended_at, final_status, end_reason, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-         final_status = excluded.final_status, end_reason = excluded.end_reason, data = excluded.data`,
+      `INSERT INTO calls (id, call_id, direction, peer, created_at, answered_at, ended_at, final_status, end_reason, alive_at,
+         offer_kinds, offer_codecs, answer_kinds, answer_codecs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET answered_at = excluded.answered_at, ended_at = excluded.ended_at,
+         final_status = excluded.final_status, end_reason = excluded.end_reason, alive_at = excluded.alive_at,
+         answer_kinds = excluded.answer_kinds, answer_codecs = excluded.answer_codecs`,
       d.id,
-      d.kind,
       d.callId,
       d.direction,
       d.peer,
-      d.state,
       d.createdAt,
       d.answeredAt,
       d.endedAt,
       d.finalStatus,
       d.endReason,
-      JSON.stringify(d),
+      d.endedAt ?? d.answeredAt,
+      d.offer ? d.offer.kinds.join(',') : null,
+      d.offer ? d.offer.codecs.join(',') : null,
+      d.answer ? d.answer.kinds.join(',') : null,
+      d.answer ? d.answer.codecs.join(',') : null,
     );
+    if (++this.written % PRUNE_EVERY === 0) this.prune();
   }
 
-  /** Writes records that are new or replaced, and drops those that disappeared. */
-  private sync<T>(prev: readonly T[], next: readonly T[], key: (t: T) => string, ops: { put: (t: T) => void; drop: (key: string) => void }): void {
-    const before = new Map(prev.map((t) => [key(t), t]));
-    for (const t of next) {
-      const k = key(t);
-      if (before.get(k) !== t) ops.put(t);
-      before.delete(k);
-    }
-    for (const k of before.keys()) ops.drop(k);
-  }
-
-  /** Calls, newest first: the live ones and the history. */
-  calls(limit: number, liveOnly = false): CallRecord[] {
-    const rows = this.sql
-      .exec<{ data: string }>(
-        `SELECT data FROM dialogs WHERE kind = 'call' ${liveOnly ? "AND state != 'ended'" : ''} ORDER BY created_at DESC LIMIT ?`,
-        limit,
-      )
-      .toArray();
+  /**
+   * Calls, newest first. A row that was answered and has no end is either live (its
+   * dialog is among `live`) or was cut by a restart: it then says so, and never claims an
+   * end it did not see.
+   */
+  calls(limit: number, live: ReadonlyMap<string, Dialog>): CallRecord[] {
+    const rows = this.sql.exec<CallRow>('SELECT * FROM calls ORDER BY created_at DESC LIMIT ?', limit).toArray();
     return rows.map((r) => {
-      const d = JSON.parse(r.data) as Dialog;
+      const d = live.get(r.id);
+      const state: CallRecord['state'] = r.ended_at !== null ? 'ended' : d ? d.state : 'interrupted';
       return {
-        id: d.id,
-        callId: d.callId,
-        direction: d.direction,
-        peer: d.peer,
-        state: d.state,
-        createdAt: d.createdAt,
-        answeredAt: d.answeredAt,
-        endedAt: d.endedAt,
-        finalStatus: d.finalStatus,
-        endReason: d.endReason,
-        media: { offer: d.offer, answer: d.answer },
+        id: r.id,
+        callId: r.call_id,
+        direction: r.direction,
+        peer: r.peer,
+        state,
+        createdAt: r.created_at,
+        answeredAt: r.answered_at,
+        endedAt: r.ended_at,
+        finalStatus: r.final_status,
+        endReason: state === 'interrupted' ? 'interrupted' : r.end_reason,
+        lastAliveAt: r.alive_at,
+        media: { offer: summary(r.offer_kinds, r.offer_codecs), answer: summary(r.answer_kinds, r.answer_codecs) },
       };
     });
   }
 
-  pruneHistory(): void {
-    this.sql.exec(
-      "DELETE FROM dialogs WHERE id IN (SELECT id FROM dialogs WHERE state = 'ended' ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
-      HISTORY_LIMIT,
-    );
+  private prune(): void {
+    this.sql.exec('DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)', HISTORY_LIMIT);
+  }
+
+  /** A socket's live records that do not fit its attachment. */
+  spill(conn: string, records: SocketRecords): void {
+    this.sql.exec('INSERT INTO spill (conn, data) VALUES (?, ?) ON CONFLICT (conn) DO UPDATE SET data = excluded.data', conn, JSON.stringify(records));
+  }
+
+  spilled(conn: string): SocketRecords {
+    const rows = this.sql.exec<{ data: string }>('SELECT data FROM spill WHERE conn = ?', conn).toArray();
+    return rows.length > 0 ? (JSON.parse(rows[0]!.data) as SocketRecords) : {};
+  }
+
+  unspill(conn: string): void {
+    this.sql.exec('DELETE FROM spill WHERE conn = ?', conn);
   }
 
   /** Removes everything the user's object holds (the user was deleted). */
   wipe(): void {
-    for (const t of ['meta', 'bindings', 'forks', 'dialogs', 'nonces']) this.sql.exec(`DELETE FROM ${t}`);
+    this.sql.exec("DELETE FROM meta WHERE key != 'schema'");
+    this.sql.exec('DELETE FROM calls');
+    this.sql.exec('DELETE FROM spill');
   }
+}
+
+/** A live call as the history API shows it, from the dialog in memory. */
+export function liveRecord(d: Dialog): CallRecord {
+  return {
+    id: d.id,
+    callId: d.callId,
+    direction: d.direction,
+    peer: d.peer,
+    state: d.state,
+    createdAt: d.createdAt,
+    answeredAt: d.answeredAt,
+    endedAt: d.endedAt,
+    finalStatus: d.finalStatus,
+    endReason: d.endReason,
+    lastAliveAt: d.endedAt ?? d.answeredAt,
+    media: { offer: d.offer, answer: d.answer },
+  };
+}
+
+function summary(kinds: string | null, codecs: string | null): MediaSummary | null {
+  if (kinds === null) return null;
+  return { kinds: kinds === '' ? [] : kinds.split(','), codecs: codecs ? codecs.split(',') : [] };
 }

@@ -1,15 +1,17 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { expect, it } from 'vitest';
-import { Phone, addUser, api, newTenant, what } from './helpers.js';
+import { Phone, addUser, api, callInProgress, header, newTenant, parse, registeredPair } from './helpers.js';
 import { bodyOf, webrtcSdp } from '../support/ua.js';
-import { WRITE_BEHIND_MS } from '../../durable-objects/user/user-object.js';
-import type { StateCache } from '../../durable-objects/user/state-cache.js';
+import type { LiveState } from '../../durable-objects/user/live-state.js';
+import { CALL_SILENCE_MS } from '../../sip/registrar/liveness.js';
+
+type WithLive = { live: LiveState };
+const stubOf = (tenant: string, user: string) => env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
 
 /** True when the object serving this user was rebuilt since it last handled a message. */
 async function evicted(tenant: string, user: string): Promise<boolean> {
-  const stub = env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
-  return runInDurableObject(stub, (obj) => !(obj as unknown as { cache: StateCache }).cache.loaded);
+  return runInDurableObject(stubOf(tenant, user), (obj) => !(obj as unknown as WithLive).live.loaded);
 }
 
 /** When the runtime last answered a keepalive on the user's socket by itself. */
@@ -40,10 +42,9 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   carol!.sock.send(carol!.ua.inDialog(cd, 'ACK').text);
   await dave!.sock.next('ACK');
 
-  // Stay idle until workerd evicts the objects (10 s without events, the last being the
-  // alarm after the one that writes the call state behind: it finds nothing to write and
-  // lets the grid go); the sockets stay up.
-  await new Promise((r) => setTimeout(r, 2 * WRITE_BEHIND_MS + 11_000));
+  // Stay idle until workerd evicts the objects (10 s without events); the sockets stay up,
+  // and what routes the calls' next messages is in their attachments.
+  await new Promise((r) => setTimeout(r, 18_000));
   // RFC 5626 keepalives are answered by the runtime without running the object's code.
   const pinged = Date.now();
   for (const p of [alice!, bob!, carol!, dave!]) p.sock.send('\r\n\r\n');
@@ -68,81 +69,101 @@ it('routes the next message after eviction: between INVITE and 200, and between 
   await carol!.sock.next('200 BYE');
 });
 
-it('writes registrations through, call state behind on the alarm within WRITE_BEHIND_MS, and holds the grid while busy', async () => {
-  const t = await newTenant();
-  for (const u of ['alice', 'bob']) await addUser(t, u);
-  const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => Phone.connect(t, u)));
-  const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
-  const rows = (table: 'bindings' | 'dialogs') =>
-    runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ data: string }>(`SELECT data FROM ${table}`).toArray().map((r) => JSON.parse(r.data) as { state?: string }));
-  // RFC 3261 §10.3 step 8: the 200 to REGISTER means the binding is stored.
-  await alice!.register();
-  await bob!.register();
-  expect(await rows('bindings')).toHaveLength(1);
+/** The user's call rows as SQLite holds them. */
+function callRows(tenant: string, user: string) {
+  return runInDurableObject(stubOf(tenant, user), (_o, state) =>
+    state.storage.sql.exec<{ direction: string; answered_at: number | null; ended_at: number | null; end_reason: string | null }>('SELECT direction, answered_at, ended_at, end_reason FROM calls').toArray(),
+  );
+}
 
-  const started = Date.now();
-  const invite = alice!.ua.invite('bob');
-  alice!.sock.send(invite.text);
-  const atBob = await bob!.sock.next('INVITE');
-  bob!.sock.send(bob!.ua.respond(atBob, 200, { toTag: 'b', body: webrtcSdp() }));
-  const lastOk = alice!.sock.next('200 INVITE');
-  await lastOk;
-  // Not written yet: the flush is the alarm's, at most WRITE_BEHIND_MS away.
-  expect(await rows('dialogs')).toEqual([]);
-  const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
-  expect(alarm).toBeGreaterThanOrEqual(started);
-  expect(alarm).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
-  expect(await runDurableObjectAlarm(stub)).toBe(true);
-  expect((await rows('dialogs')).map((d) => d.state)).toEqual(['confirmed']);
+it('writes nothing for a REGISTER or a ringing call, a call row when the 200 is forwarded, and completes it at the end', async () => {
+  const { t, alice, bob } = await registeredPair();
+  // A binding lives with its socket: no table holds it, and no row was written.
+  for (const u of ['alice', 'bob']) expect(await callRows(t.id, u)).toEqual([]);
+  const tables = await runInDurableObject(stubOf(t.id, 'alice'), (_o, state) => state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name));
+  expect(tables).not.toContain('bindings');
+  expect(tables).not.toContain('nonces');
 
-  // That alarm wrote something, so it stays on the grid: the next instant, where a busy
-  // user's next call finds it and sets none of its own.
-  const getAlarm = () => runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
-  const held = await getAlarm();
-  expect(held).toBeGreaterThan(Date.now() - 1000);
-  expect(held).toBeLessThanOrEqual(Date.now() + WRITE_BEHIND_MS);
-  // The call ends: its write is due at that same instant, so the alarm does not move.
-  const dialog = alice!.ua.dialogAsCaller(invite, await lastOk);
-  alice!.sock.send(alice!.ua.inDialog(dialog, 'ACK').text);
-  await bob!.sock.next('ACK');
-  alice!.sock.send(alice!.ua.inDialog(dialog, 'BYE').text);
-  const bye = await bob!.sock.next('BYE');
-  bob!.sock.send(bob!.ua.respond(bye, 200));
-  await alice!.sock.next('200 BYE');
-  expect(await getAlarm()).toBe(held);
-  expect(await runDurableObjectAlarm(stub)).toBe(true);
-  expect((await rows('dialogs')).map((d) => d.state)).toEqual(['ended']);
-  // The next alarm finds nothing to write and lets the grid go: forgetting the ended call
-  // is housekeeping and sets no alarm, so the next one is the binding's expiry.
-  expect(await runDurableObjectAlarm(stub)).toBe(true);
-  expect(await getAlarm()).toBeGreaterThan(Date.now() + 60_000);
+  const invite = alice.ua.invite('bob');
+  alice.sock.send(invite.text);
+  const atBob = await bob.sock.next('INVITE');
+  bob.sock.send(bob.ua.respond(atBob, 180, { toTag: 'b' }));
+  await alice.sock.next('180 INVITE');
+  // Ringing: nothing anyone would miss after a crash, so nothing written.
+  for (const u of ['alice', 'bob']) expect(await callRows(t.id, u)).toEqual([]);
+
+  bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: webrtcSdp() }));
+  const ok = await alice.sock.next('200 INVITE');
+  // The 200 reached the caller: both objects committed the call's row before sending it on.
+  for (const [u, dir] of [['alice', 'out'], ['bob', 'in']] as const) {
+    const rows = await callRows(t.id, u);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ direction: dir, ended_at: null, end_reason: null });
+    expect(rows[0]!.answered_at).toBeGreaterThan(0);
+  }
+  const rowsAnswered = (await callRows(t.id, 'alice'))[0]!.answered_at!;
+  const dialog = alice.ua.dialogAsCaller(invite, ok);
+  alice.sock.send(alice.ua.inDialog(dialog, 'ACK').text);
+  await bob.sock.next('ACK');
+  alice.sock.send(alice.ua.inDialog(dialog, 'BYE').text);
+  const bye = await bob.sock.next('BYE');
+  bob.sock.send(bob.ua.respond(bye, 200));
+  await alice.sock.next('200 BYE');
+  for (const u of ['alice', 'bob']) {
+    const rows = await callRows(t.id, u);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ end_reason: 'caller-bye' });
+    expect(rows[0]!.ended_at).toBeGreaterThanOrEqual(rows[0]!.answered_at!);
+  }
+  // No write-behind and no expiry: the only alarm the call left is the look at its flow
+  // (registrar/liveness.ts), 30 s after the caller was last heard, not one per write.
+  const alarm = await runInDurableObject(stubOf(t.id, 'alice'), (_o, state) => state.storage.getAlarm());
+  if (alarm !== null) expect(alarm).toBeGreaterThanOrEqual(rowsAnswered + CALL_SILENCE_MS - 1000);
+  const history = await api('GET', `/v1/tenants/${t.id}/users/alice/calls`, { token: t.apiKey });
+  expect(history.body.calls.map((c: { state: string; endReason: string }) => [c.state, c.endReason])).toEqual([['ended', 'caller-bye']]);
 });
 
-it('a socket whose close never ran loses its bindings when the object next wakes', async () => {
-  const t = await newTenant();
-  for (const u of ['alice', 'bob']) await addUser(t, u);
-  const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => Phone.connect(t, u)));
-  await alice!.register();
-  await bob!.register();
-  // As after a close the runtime could not deliver: a binding for a socket that is gone,
-  // and an object rebuilt from storage.
-  const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
-  await runInDurableObject(stub, (obj, state) => {
-    const row = state.storage.sql.exec<{ data: string }>('SELECT data FROM bindings').one();
-    const ghost = { ...JSON.parse(row.data), id: 'sip:ghost@192.0.2.1;transport=ws', contact: 'sip:ghost@192.0.2.1;transport=ws', conn: 'gone' };
-    state.storage.sql.exec('INSERT INTO bindings (id, conn, expires_at, data) VALUES (?, ?, ?, ?)', ghost.id, ghost.conn, ghost.expiresAt, JSON.stringify(ghost));
-    (obj as unknown as { cache: StateCache }).cache.unload();
-  });
+it('a call answered before a restart, with no end on record, is reported interrupted, never as up or ended', async () => {
+  const { t, alice, bob } = await callInProgress();
+  // As after a crash: the row says answered, and nothing in memory or any socket knows the call.
+  for (const u of ['alice', 'bob']) {
+    await runInDurableObject(stubOf(t.id, u), (obj) => {
+      (obj as unknown as WithLive).live.clear();
+    });
+  }
+  for (const u of ['alice', 'bob']) {
+    const { body } = await api('GET', `/v1/tenants/${t.id}/users/${u}/calls`, { token: t.apiKey });
+    expect(body.calls).toHaveLength(1);
+    const [c] = body.calls;
+    expect(c.state).toBe('interrupted');
+    expect(c.endReason).toBe('interrupted');
+    expect(c.endedAt).toBeNull();
+    expect(c.lastAliveAt).toBe(c.answeredAt);
+  }
+  alice.sock.close();
+  bob.sock.close();
+});
 
+it('a socket that closes while its object is evicted ends its call with BYE: the call comes back from its attachment', async () => {
+  const { t, alice, bob } = await callInProgress();
+  // As an eviction does: memory is gone, the sockets (and their attachments) are not.
+  for (const u of ['alice', 'bob']) {
+    await runInDurableObject(stubOf(t.id, u), (obj) => {
+      (obj as unknown as WithLive).live.unload();
+    });
+  }
   const seen = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
-  expect(seen.body.registrations.map((r: { contact: string }) => r.contact)).not.toContain('sip:ghost@192.0.2.1;transport=ws');
   expect(seen.body.registrations).toHaveLength(1);
-  const rows = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec('SELECT id FROM bindings').toArray().length);
-  expect(rows).toBe(1);
-
-  // And the live socket still takes calls.
-  bob!.sock.send(bob!.ua.invite('alice').text);
-  const atAlice = await alice!.sock.next('INVITE');
-  alice!.sock.send(alice!.ua.respond(atAlice, 486, { toTag: 'a' }));
-  expect(what(await bob!.sock.next('486 INVITE'))).toBe('486 INVITE');
+  expect(seen.body.calls.map((c: { state: string }) => c.state)).toEqual(['confirmed']);
+  await runInDurableObject(stubOf(t.id, 'alice'), (obj) => {
+    (obj as unknown as WithLive).live.unload();
+  });
+  alice.sock.close();
+  const bye = await bob.sock.next('BYE');
+  expect(header(parse(bye), 'reason')).toContain('480');
+  const rows = await callRows(t.id, 'alice');
+  expect(rows[0]).toMatchObject({ end_reason: 'connection-lost' });
+  // And the binding went with the socket.
+  const after = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
+  expect(after.body.registrations).toEqual([]);
 });

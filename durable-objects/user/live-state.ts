@@ -1,0 +1,179 @@
+/**
+ * Where the user's live state lives: in memory, and with the sockets it belongs to.
+ *
+ * What routes the next message of a live transaction or dialog (bindings, forks, dialogs)
+ * is held in memory. An object is evicted after 10 s without events while its sockets stay
+ * up, so each record is also kept in the attachment of the socket it belongs to, which
+ * survives hibernation with the socket and costs no storage write: a binding with the
+ * socket it arrived on, a dialog with its user's socket, a ringing fork (and its early
+ * dialog) with each socket it rings. The first event after a wake rebuilds the state
+ * from the open sockets' attachments; a record whose socket is gone is gone with it, as
+ * a binding must be (RFC 5626 §5.3).
+ *
+ * Attachments are bounded by the runtime (16 KiB serialised in the pinned workerd). A
+ * socket whose records outgrow that, which takes dozens of calls with long headers on
+ * one socket, has them kept in the `spill` table instead, and its attachment says so.
+ *
+ * What must outlive every socket is written to SQLite as the state changes, in the same
+ * event: a call's history row when it is answered and when it ends (store.ts), and the
+ * password guard.
+ */
+import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
+import { EMPTY_STATE } from '../../sip/state.js';
+import type { AuthGuard } from '../../sip/policy/auth-guard.js';
+import { EMPTY_GUARD } from '../../sip/policy/auth-guard.js';
+import type { Attachment, SocketBook } from './sockets.js';
+import type { UserStore } from './store.js';
+
+/** What one socket carries for the state. */
+export interface SocketRecords {
+  readonly b?: readonly Binding[];
+  readonly d?: readonly Dialog[];
+  readonly f?: readonly Fork[];
+}
+
+const forkKey = (f: Fork): string => `${f.method} ${f.id}`;
+
+export class LiveState {
+  private current: UserState | null = null;
+
+  constructor(
+    private readonly book: SocketBook,
+    private readonly store: UserStore,
+  ) {}
+
+  /** False until the first event since the object was built rebuilds the state. */
+  get loaded(): boolean {
+    return this.current !== null;
+  }
+
+  /** The state if it is in memory (no rebuild). */
+  peek(): UserState | null {
+    return this.current;
+  }
+
+  /** The state, rebuilt from the open sockets on first use. */
+  get(guard: AuthGuard | null, closing?: WebSocket): UserState {
+    if (!this.current) this.current = this.rebuild(guard ?? EMPTY_GUARD, closing);
+    return this.current;
+  }
+
+  private rebuild(guard: AuthGuard, closing: WebSocket | undefined): UserState {
+    const bindings: Binding[] = [];
+    const dialogs = new Map<string, Dialog>();
+    const forks = new Map<string, Fork>();
+    // Every socket the runtime still lists, closing ones included: a socket whose close
+    // is what woke us must bring its calls along, so that its close can end them.
+    const sockets = this.book.all();
+    if (closing && !sockets.includes(closing)) sockets.push(closing);
+    for (const ws of sockets) {
+      const att = this.book.attachment(ws);
+      const r: SocketRecords = att.s ? this.store.spilled(att.c) : att;
+      for (const b of r.b ?? []) bindings.push(b);
+      for (const d of r.d ?? []) dialogs.set(d.id, d);
+      for (const f of r.f ?? []) forks.set(forkKey(f), f);
+    }
+    return { ...EMPTY_STATE, bindings, dialogs: [...dialogs.values()], forks: [...forks.values()], guard };
+  }
+
+  /**
+   * Takes the step's result: history rows and the guard go to SQLite now (the output
+   * gate holds what the step sends until they are committed), and every socket whose
+   * records changed gets its attachment rewritten.
+   */
+  commit(prev: UserState, next: UserState): void {
+    this.current = next;
+    if (prev === next) return;
+    if (prev.guard !== next.guard) this.store.setMeta('authGuard', next.guard);
+    const touched = new Set<string>();
+    if (prev.dialogs !== next.dialogs) {
+      const before = new Map(prev.dialogs.map((d) => [d.id, d]));
+      for (const d of next.dialogs) {
+        const old = before.get(d.id);
+        before.delete(d.id);
+        if (old === d) continue;
+        if (d.kind === 'call' && isRecordedChange(old, d)) this.store.recordCall(d);
+        for (const c of dialogConns(next, d)) touched.add(c);
+        if (old) for (const c of dialogConns(prev, old)) touched.add(c);
+      }
+      for (const old of before.values()) for (const c of dialogConns(prev, old)) touched.add(c);
+    }
+    if (prev.bindings !== next.bindings) diffConns(prev.bindings, next.bindings, (b) => b.id, (b) => [b.conn], touched);
+    if (prev.forks !== next.forks) diffConns(prev.forks, next.forks, forkKey, (f) => f.branches.map((b) => b.conn), touched);
+    for (const conn of touched) this.place(conn, next);
+  }
+
+  /** Writes one socket's records into its attachment (or the spill table when they do not fit). */
+  private place(conn: string, state: UserState): void {
+    const ws = this.book.socket(conn);
+    if (!ws) return;
+    const records = recordsOf(state, conn);
+    const att = this.book.attachment(ws);
+    const { b: _b, d: _d, f: _f, s: wasSpilled, ...base } = att;
+    const next: Attachment = { ...base, ...records };
+    try {
+      this.book.update(ws, next);
+      if (wasSpilled) this.store.unspill(conn);
+    } catch {
+      // RangeError from the runtime: larger than an attachment may be.
+      this.store.spill(conn, records);
+      this.book.update(ws, { ...base, s: 1 });
+    }
+  }
+
+  /** Forgets what memory holds, as an eviction does (the next use rebuilds it). */
+  unload(): void {
+    this.current = null;
+  }
+
+  /** The user is gone: nothing is held. */
+  clear(): void {
+    this.current = EMPTY_STATE;
+  }
+}
+
+/**
+ * A call's row is written when the call is answered, and when it ends; an early dialog
+ * that changes (a provisional response, a CSeq) writes nothing.
+ */
+function isRecordedChange(old: Dialog | undefined, d: Dialog): boolean {
+  if (d.state === 'confirmed') return old?.state !== 'confirmed';
+  if (d.state === 'ended') return old?.state !== 'ended';
+  return false;
+}
+
+/** The sockets a dialog is kept with: its own, or while it rings on our side, its fork's. */
+function dialogConns(state: UserState, d: Dialog): string[] {
+  if (d.conn !== null) return [d.conn];
+  if (d.direction !== 'in') return [];
+  const fork = state.forks.find((f) => f.callId === d.callId && f.callerTag === d.callerTag);
+  return fork ? fork.branches.map((b) => b.conn) : [];
+}
+
+function diffConns<T>(prev: readonly T[], next: readonly T[], key: (t: T) => string, conns: (t: T) => readonly string[], out: Set<string>): void {
+  const before = new Map(prev.map((t) => [key(t), t]));
+  for (const t of next) {
+    const old = before.get(key(t));
+    before.delete(key(t));
+    if (old === t) continue;
+    for (const c of conns(t)) out.add(c);
+    if (old) for (const c of conns(old)) out.add(c);
+  }
+  for (const old of before.values()) for (const c of conns(old)) out.add(c);
+}
+
+/**
+ * What socket `conn` must carry: its bindings, the live dialogs it is in, and the forks
+ * that still ring on it (with their early dialogs). Ended dialogs and forks that have
+ * answered only linger in memory for seconds, less than an object lives idle.
+ */
+export function recordsOf(state: UserState, conn: string): SocketRecords {
+  const b = state.bindings.filter((x) => x.conn === conn);
+  const f = state.forks.filter((x) => !x.finalSent && x.branches.some((br) => br.conn === conn && br.state !== 'done'));
+  const d = state.dialogs.filter((x) => x.state !== 'ended' && (x.conn === conn || (x.conn === null && x.direction === 'in' && f.some((fk) => fk.callId === x.callId && fk.callerTag === x.callerTag))));
+  const out: { b?: Binding[]; d?: Dialog[]; f?: Fork[] } = {};
+  if (b.length > 0) out.b = b;
+  if (d.length > 0) out.d = d;
+  if (f.length > 0) out.f = f;
+  return out;
+}
