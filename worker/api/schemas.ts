@@ -103,12 +103,15 @@ export const CallRecord = z
     callId: z.string(),
     direction: z.enum(['in', 'out']),
     peer: z.string(),
-    state: z.enum(['early', 'confirmed', 'ended']),
+    state: z.enum(['early', 'confirmed', 'ended', 'interrupted']).openapi({
+      description: '`interrupted`: answered, and cut by a restart of the service before its end was recorded; `endedAt` is then null and `lastAliveAt` says when it was last known up.',
+    }),
     createdAt: z.number(),
     answeredAt: z.number().nullable(),
     endedAt: z.number().nullable(),
     finalStatus: z.number().nullable(),
     endReason: z.string().nullable(),
+    lastAliveAt: z.number().nullable().openapi({ description: 'The last moment the call was known to be up: its end, or its answer when nothing later was recorded.' }),
     media: z.object({ offer: z.unknown(), answer: z.unknown() }),
   })
   .openapi('CallRecord');
