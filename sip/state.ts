@@ -59,14 +59,19 @@ export interface Fork {
   /** Best final response so far, serialised, for §16.7 step 6. */
   readonly best: string | null;
   readonly bestStatus: number;
-  /** A final response has been sent upstream; later ones (other than 2xx) are absorbed. */
-  readonly finalSent: boolean;
-  readonly canceled: boolean;
+  /** Where the fork is in its state machine (proxy/fork-phase.ts: the table, and what `deadline` means in each phase). */
+  readonly phase: ForkPhase;
   /** To tag for responses this object generates itself (408, 480, 487). */
   readonly localTag: string;
-  /** Ring timeout (INVITE) or Timer C/F equivalent; then the clean-up grace period. */
   readonly deadline: number;
 }
+
+/**
+ * trying: forwarded, no final answer yet; canceling: the caller CANCELled; cancel-first:
+ * a CANCEL that overtook its INVITE; answered / completed: the 2xx / the final non-2xx
+ * went upstream, and the fork lingers to absorb stragglers.
+ */
+export type ForkPhase = 'trying' | 'canceling' | 'cancel-first' | 'answered' | 'completed';
 
 export type DialogState = 'early' | 'confirmed' | 'ended';
 export type Direction = 'out' | 'in';

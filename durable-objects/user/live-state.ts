@@ -21,6 +21,7 @@
 import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
 import { EMPTY_STATE } from '../../sip/state.js';
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
+import { isLive } from '../../sip/proxy/fork-phase.js';
 import { EMPTY_GUARD } from '../../sip/policy/auth-guard.js';
 import type { Attachment, SocketBook } from './sockets.js';
 import type { UserStore } from './store.js';
@@ -109,6 +110,8 @@ export class LiveState {
     if (!ws) return;
     const records = recordsOf(state, conn);
     const att = this.book.attachment(ws);
+    // The same records (by identity) as the socket already carries: nothing to rewrite.
+    if (!att.s && same(att.b, records.b) && same(att.d, records.d) && same(att.f, records.f)) return;
     const { b: _b, d: _d, f: _f, s: wasSpilled, ...base } = att;
     const next: Attachment = { ...base, ...records };
     try {
@@ -130,6 +133,12 @@ export class LiveState {
   clear(): void {
     this.current = EMPTY_STATE;
   }
+}
+
+function same<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  return a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -169,7 +178,7 @@ function diffConns<T>(prev: readonly T[], next: readonly T[], key: (t: T) => str
  */
 export function recordsOf(state: UserState, conn: string): SocketRecords {
   const b = state.bindings.filter((x) => x.conn === conn);
-  const f = state.forks.filter((x) => !x.finalSent && x.branches.some((br) => br.conn === conn && br.state !== 'done'));
+  const f = state.forks.filter((x) => isLive(x.phase) && x.branches.some((br) => br.conn === conn && br.state !== 'done'));
   const d = state.dialogs.filter((x) => x.state !== 'ended' && (x.conn === conn || (x.conn === null && x.direction === 'in' && f.some((fk) => fk.callId === x.callId && fk.callerTag === x.callerTag))));
   const out: { b?: Binding[]; d?: Dialog[]; f?: Fork[] } = {};
   if (b.length > 0) out.b = b;

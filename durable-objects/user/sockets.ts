@@ -42,6 +42,12 @@ export class SocketBook {
   private readonly attachments = new Map<string, Attachment>();
   /** Sockets by connection id, looked up once per socket while this instance lives. */
   private readonly sockets = new Map<string, WebSocket>();
+  /**
+   * When the next unauthenticated socket's time is up (null: none), or undefined when it
+   * must be worked out again: every event plans the alarm, and most users have no such
+   * socket, so the scan runs only after a socket opened, signed in or went.
+   */
+  private pendingDeadline: number | null | undefined;
 
   constructor(private readonly ctx: DurableObjectState) {}
 
@@ -58,6 +64,8 @@ export class SocketBook {
 
   update(ws: WebSocket, att: Attachment): void {
     ws.serializeAttachment(att);
+    const before = this.attachments.get(att.c);
+    if (!before || before.a !== att.a) this.pendingDeadline = undefined;
     this.attachments.set(att.c, att);
   }
 
@@ -65,6 +73,7 @@ export class SocketBook {
   forget(conn: string): void {
     this.attachments.delete(conn);
     this.sockets.delete(conn);
+    this.pendingDeadline = undefined;
   }
 
   /** The open socket with this connection id, if any. */
@@ -127,6 +136,11 @@ export class SocketBook {
 
   /** When the next unauthenticated socket's time is up, or null. */
   nextDeadline(): number | null {
+    if (this.pendingDeadline === undefined) this.pendingDeadline = this.scanDeadline();
+    return this.pendingDeadline;
+  }
+
+  private scanDeadline(): number | null {
     let min: number | null = null;
     for (const ws of this.open()) {
       const att = this.attachment(ws);

@@ -14,6 +14,7 @@ import { serialize } from '../message/serializer.js';
 import { dialogId, type Binding, type Branch, type Fork } from '../state.js';
 import { answeredDeadline, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from '../dialog/dialog.js';
 import { warningHeader, type Step } from '../step.js';
+import { isLive, nextPhase, type ForkEvent } from './fork-phase.js';
 
 /** Non-INVITE transactions time out after 64*T1 (§17.1.2.2, Timer F). */
 export const NON_INVITE_TIMEOUT_MS = 32_000;
@@ -69,8 +70,7 @@ export function startFork(s: Step, req: SipRequest, peer: string, targets: reado
     branches,
     best: null,
     bestStatus: 0,
-    finalSent: false,
-    canceled: false,
+    phase: 'trying',
     localTag: ctx.newId(),
     deadline: ctx.now + timeout,
   });
@@ -114,18 +114,18 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
 
   if (status < 200) {
     fork = forkUpdate(s, fork, branch, { state: 'proceeding', toTag: toTag(res) });
-    if (!fork.finalSent) s.relayResponse(fork.peer, res);
+    // §16.7 step 5: provisional answers go upstream until the call is decided.
+    if (isLive(fork.phase)) s.relayResponse(fork.peer, res);
     return;
   }
 
   fork = forkUpdate(s, fork, branch, { state: 'done', status, toTag: toTag(res) });
   if (status < 300) {
     // §16.7 step 5: every 2xx is forwarded; the first one cancels the other branches.
-    const first = !fork.finalSent;
     s.relayResponse(fork.peer, res, answer);
-    if (first) {
-      fork = { ...fork, finalSent: true, deadline: lingerUntil(s) };
-      s.putFork(fork);
+    const answered = moved(s, fork, 'answered');
+    if (answered) {
+      fork = answered;
       answerDialog(s, fork, branch, res, answer);
       cancelPending(s, fork, 'Call completed elsewhere', 200);
     }
@@ -155,7 +155,7 @@ function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse, ans
 
 /** Keeps the best failure so far, then answers once every branch has finished. */
 function recordFailure(s: Step, fork: Fork, status: number, extra: HeaderField[], res?: SipResponse): void {
-  if (!fork.finalSent && (fork.best === null || responseRank(status) < responseRank(fork.bestStatus))) {
+  if (isLive(fork.phase) && (fork.best === null || responseRank(status) < responseRank(fork.bestStatus))) {
     const chosen = res ?? localResponse(s, fork, status, { headers: extra });
     fork = { ...fork, best: serialize(chosen), bestStatus: status };
     s.putFork(fork);
@@ -166,11 +166,9 @@ function recordFailure(s: Step, fork: Fork, status: number, extra: HeaderField[]
 /** When no branch is left pending, send the chosen final answer (§16.7 step 6) and clean up. */
 function settle(s: Step, fork: Fork): void {
   const pending = fork.branches.some((b) => b.state !== 'done');
-  if (!fork.finalSent && !pending) {
-    sendFinal(s, fork, (fork.best ? storedResponse(fork.best) : null) ?? localResponse(s, fork, 480));
-    return;
-  }
-  if (fork.finalSent && !pending) s.removeFork(fork);
+  if (pending) return;
+  if (isLive(fork.phase)) sendFinal(s, fork, (fork.best ? storedResponse(fork.best) : null) ?? localResponse(s, fork, 480));
+  else s.removeFork(fork);
 }
 
 function storedResponse(text: string): SipResponse | null {
@@ -182,9 +180,9 @@ function storedResponse(text: string): SipResponse | null {
 export function sendFinal(s: Step, fork: Fork, res: SipResponse): void {
   // §16.7 step 6: a 503 from a branch is not passed on as 503.
   const out = res.status === 503 ? { ...res, status: 500, reason: 'Server Internal Error' } : res;
+  const next = moved(s, fork, 'final-sent');
+  if (!next) return;
   s.relayResponse(fork.peer, out);
-  const next: Fork = { ...fork, finalSent: true, deadline: lingerUntil(s) };
-  s.putFork(next);
   const d = s.dialog(dialogId('in', fork.callId, fork.callerTag));
   if (d && d.state !== 'confirmed') {
     if (d.kind === 'call') endDialog(s, d, out.status === 487 ? 'canceled' : 'failed', out.status);
@@ -245,9 +243,7 @@ export function failBranch(s: Step, fork: Fork, b: Branch): void {
 
 /** The caller CANCELled: cancel every pending branch; their 487s complete the fork (§16.10). */
 export function cancelFork(s: Step, fork: Fork): void {
-  if (fork.finalSent || fork.canceled) return;
-  cancelPending(s, fork, 'Call cancelled by caller');
-  s.putFork({ ...fork, canceled: true, deadline: Math.min(fork.deadline, s.ctx.now + CANCEL_GUARD_MS) });
+  if (moved(s, fork, 'cancel')) cancelPending(s, fork, 'Call cancelled by caller');
 }
 
 /**
@@ -255,16 +251,33 @@ export function cancelFork(s: Step, fork: Fork): void {
  * placeholder of a CANCEL that came first. Its deadline is only when to forget it.
  */
 export function forkIsSettled(fork: Fork): boolean {
-  return fork.finalSent || fork.branches.length === 0;
+  return !isLive(fork.phase);
+}
+
+/**
+ * Moves the fork along its table (fork-phase.ts) and gives it the deadline of its new
+ * phase. Null when the table has no row for the event in this phase: nothing changes.
+ */
+function moved(s: Step, fork: Fork, on: ForkEvent): Fork | null {
+  const to = nextPhase(fork, on);
+  if (to === undefined) return null;
+  if (to === null) {
+    s.removeFork(fork);
+    return null;
+  }
+  const deadline = to === 'canceling' ? Math.min(fork.deadline, s.ctx.now + CANCEL_GUARD_MS) : lingerUntil(s);
+  const next: Fork = { ...fork, phase: to, deadline };
+  s.putFork(next);
+  return next;
 }
 
 /** The fork's deadline passed: ring timeout, non-INVITE timeout, CANCEL guard, or clean-up. */
 export function expireFork(s: Step, fork: Fork): void {
   if (forkIsSettled(fork)) {
-    s.removeFork(fork);
+    moved(s, fork, 'deadline');
     return;
   }
-  if (fork.canceled) {
+  if (fork.phase === 'canceling') {
     sendFinal(s, fork, localResponse(s, fork, 487));
     return;
   }

@@ -51,7 +51,7 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
   const existing = findFork(s, incomingBranch, req.method);
   if (existing) {
     // A CANCEL overtook its INVITE: the tombstone answers for the INVITE now.
-    if (existing.canceled && existing.branches.length === 0) {
+    if (existing.phase === 'cancel-first') {
       s.removeFork(existing);
       rejectRelayed(s, req, peer, 487);
     }
@@ -141,8 +141,7 @@ function onPeerCancel(s: Step, peer: string, req: SipRequest, incomingBranch: st
     branches: [],
     best: null,
     bestStatus: 0,
-    finalSent: false,
-    canceled: true,
+    phase: 'cancel-first',
     localTag: s.ctx.newId(),
     deadline: s.ctx.now + CANCEL_GUARD_MS,
   });

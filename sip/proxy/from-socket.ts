@@ -152,6 +152,8 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
     if (existing && existing.state !== 'ended') {
       // The same INVITE again (same branch): say we are on it; anything else reuses a live dialog id.
       if (existing.branch === via.branch) {
+        // §17.2.2 / §17.2.1: a retransmitted INVITE is answered with the last provisional,
+        // which from this hop is our 100 (the callee's own 100 is hop-by-hop, §16.7 step 5).
         if (req.method === 'INVITE') s.reply(conn.id, req, 100);
       } else s.reply(conn.id, req, 400, { reason: 'Call-ID and From tag already in use' });
       return;
@@ -167,7 +169,11 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
     }
     s.putDialog({ ...newDialog(s, req, 'out', target, conn.id, via.branch), offer: offer.summary });
   }
-  // §16.2: an INVITE gets 100 Trying at once, before anything is forwarded.
+  // §17.2.1 (and §16.2 for a stateful proxy): the INVITE server transaction answers 100
+  // Trying at once, since the callee's answer may take longer than 200 ms. Only here, on
+  // the caller's socket: between our objects the hop is an RPC that does not retransmit,
+  // the callee's object sends none (its fork absorbs the callee's own 100, §16.7 step 5),
+  // and non-INVITE requests get none (§16.2: a proxy SHOULD NOT send 100 to them).
   if (req.method === 'INVITE') s.reply(conn.id, req, 100);
   const added: HeaderField[] = [field('Via', via.value)];
   if (kind) added.push(field('Record-Route', recordRouteValue(s.ctx.policy.domain)));
@@ -188,6 +194,8 @@ function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {
   if (req.method === 'INVITE' || req.method === 'UPDATE') {
     if (!checkOffer(s, conn, req).ok) return;
   }
+  // §17.2.1: a re-INVITE opens an INVITE server transaction of its own, and the far UA
+  // may take longer than 200 ms (it asks its user, or renegotiates media).
   if (req.method === 'INVITE') s.reply(conn.id, req, 100);
   noteInDialogRequest(s, d, req, true);
   s.relayRequest(d.peer, prependHeaders(decrementHops(routed), [field('Via', viaFor(s, conn, req, 'r').value)]));

@@ -1,0 +1,52 @@
+/** The fork's transition table (sip/proxy/fork-phase.ts) is complete, unambiguous, and what the core follows. */
+import { describe, expect, it } from 'vitest';
+import { FORK_TRANSITIONS, PHASES, isLive, nextPhase } from '../../sip/proxy/fork-phase.js';
+import type { Fork, ForkPhase } from '../../sip/state.js';
+import { Sim, DOMAIN } from '../support/sim.js';
+import { TestUA, methodOf } from '../support/ua.js';
+
+const phases = Object.keys(PHASES) as ForkPhase[];
+const fork = (phase: ForkPhase) => ({ phase }) as Fork;
+
+describe('the fork state machine', () => {
+  it('has one row per phase and event, each citing its RFC section, and every phase reachable or initial', () => {
+    const keys = FORK_TRANSITIONS.map((t) => `${t.from}/${t.on}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const t of FORK_TRANSITIONS) expect(t.rfc).toMatch(/§\d/);
+    const reached = new Set(FORK_TRANSITIONS.map((t) => t.to).filter((p) => p !== null));
+    for (const p of phases) expect(reached.has(p) || p === 'trying' || p === 'cancel-first', p).toBe(true);
+    // Every lingering phase is forgotten at its deadline; no live phase is.
+    for (const p of phases) expect(nextPhase(fork(p), 'deadline') === null, p).toBe(!isLive(p));
+  });
+
+  it('absorbs a CANCEL after the final answer (§9.2) and a second answer', () => {
+    expect(nextPhase(fork('completed'), 'cancel')).toBeUndefined();
+    expect(nextPhase(fork('answered'), 'answered')).toBeUndefined();
+    expect(nextPhase(fork('canceling'), 'cancel')).toBeUndefined();
+  });
+
+  it('goes trying -> canceling -> completed when the caller cancels a ringing call', () => {
+    const sim = new Sim();
+    sim.addUser('alice', 'a-pw');
+    sim.addUser('bob', 'b-pw');
+    const a = sim.connect('alice');
+    const b = sim.connect('bob');
+    const alice = new TestUA('alice', DOMAIN);
+    const bob = new TestUA('bob', DOMAIN);
+    sim.send(a, alice.register().text);
+    sim.send(b, bob.register().text);
+    sim.take(a);
+    sim.take(b);
+    const invite = alice.invite('bob');
+    sim.send(a, invite.text);
+    const [atBob] = sim.take(b);
+    expect(sim.state('bob').forks.map((f) => f.phase)).toEqual(['trying']);
+    sim.send(a, alice.cancel(invite));
+    expect(sim.state('bob').forks.map((f) => f.phase)).toEqual(['canceling']);
+    const [cancel] = sim.take(b).filter((m) => methodOf(m) === 'CANCEL');
+    sim.send(b, bob.respond(cancel!, 200));
+    sim.send(b, bob.respond(atBob!, 487, { toTag: 'b' }));
+    // The 487 went upstream; the fork is done with every branch, and gone.
+    expect(sim.state('bob').forks).toEqual([]);
+  });
+});
