@@ -7,6 +7,7 @@
  *   4. STUN only, when nothing is configured.
  * A half-configured provider is an error, never a silent fall-back to STUN.
  */
+import { encodeBase64 } from 'hono/utils/encode';
 import type { Env } from '../durable-objects/env.js';
 import type { IceOverride } from '../durable-objects/tenant/model.js';
 
@@ -40,9 +41,7 @@ export async function turnRestCredentials(secret: string, urls: readonly string[
   const username = `${expiresAt}:${identity}`;
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-1' }, false, ['sign']);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(username)));
-  let bin = '';
-  for (const b of mac) bin += String.fromCharCode(b);
-  const credential = btoa(bin);
+  const credential = encodeBase64(mac.buffer);
   const stun = urls.filter((u) => u.startsWith('stun:'));
   const turn = urls.filter((u) => !u.startsWith('stun:'));
   const servers: IceServer[] = [];

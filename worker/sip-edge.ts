@@ -12,10 +12,9 @@ import type { EdgeCache } from './edge-cache.js';
 import { defaultDomain, policyOf } from '../durable-objects/tenant/model.js';
 import { DEFAULT_LIMITS, withDefaultLimits } from '../sip/io.js';
 import { standInSocket } from './stand-in-socket.js';
+import { userObject } from '../durable-objects/shared/names.js';
 
-export function userObject(env: Env, tenant: string, user: string) {
-  return env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
-}
+export { userObject };
 
 /**
  * The client's address. Only `CF-Connecting-IP`, which Cloudflare's edge sets and no
@@ -53,14 +52,14 @@ export function sipEdge(cache: EdgeCache): Hono<{ Bindings: Env }> {
     if (token !== null) {
       const claims = peekToken(token);
       if (!claims) return jsonError(401, 'invalid_token', 'the token is malformed');
-      if (claims.t !== tenant || claims.u !== user) return jsonError(403, 'token_mismatch', 'the token was issued for another user');
+      if (claims.tenant !== tenant || claims.user !== user) return jsonError(403, 'token_mismatch', 'the token was issued for another user');
       const view = await cache.get(c.env, tenant);
       if (!view) return jsonError(401, 'invalid_token', 'the token signature is not valid');
       const check = await verifyToken(view.tokenSecrets, token, Math.floor(Date.now() / 1000));
       if (!check.ok) return jsonError(401, 'invalid_token', check.reason === 'expired' ? 'the token has expired' : 'the token signature is not valid');
       // The user's object has the last word on the token's generation (revocation).
       if (!(await cache.user(c.env, tenant, user)).exists) return jsonError(401, 'token_revoked', 'the token is no longer valid');
-      generation = claims.g ?? '';
+      generation = claims.generation;
     } else {
       // Until a socket has authenticated, a user who does not exist (or may not sign in)
       // looks exactly like one who does: the same 101 and the same challenges, from a

@@ -12,6 +12,7 @@
  * per isolate: on one machine exactly what the user's object would count, on Cloudflare
  * at least as permissive, never stricter. Both maps are bounded.
  */
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { StepContext, TenantPolicy } from '../sip/io.js';
 import { EMPTY_GUARD, type AuthGuard } from '../sip/policy/auth-guard.js';
 import { refusal, step } from '../sip/index.js';
@@ -93,7 +94,5 @@ export function standInSocket(user: string, policy: TenantPolicy, ip: string): R
 }
 
 function randomHex(chars: number): string {
-  const b = new Uint8Array(chars / 2);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(chars / 2)));
 }

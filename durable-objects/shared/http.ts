@@ -1,3 +1,5 @@
+import { encodeBase64Url } from 'hono/utils/encode';
+
 /** JSON error answers: `{ "error": { "code", "message" } }` with the right status. */
 export function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}, details?: unknown): Response {
   const error: Record<string, unknown> = { code, message };
@@ -8,11 +10,7 @@ export function jsonError(status: number, code: string, message: string, headers
   });
 }
 
-/** A random identifier from the platform's CSPRNG, base64url, `bytes` long before encoding. */
+/** A random identifier from the platform's CSPRNG, base64url without padding, `bytes` long before encoding. */
 export function randomToken(bytes = 12): string {
-  const b = new Uint8Array(bytes);
-  crypto.getRandomValues(b);
-  let s = '';
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(bytes)).buffer).replace(/=+$/, '');
 }

@@ -4,8 +4,10 @@
  * it. Whenever a user's credentials or the tenant's policy change, the new copy is pushed
  * into the affected users' objects.
  */
+import { userObject } from '../shared/names.js';
 import { DurableObject } from 'cloudflare:workers';
-import { computeHa1 } from '../../sip/auth/digest.js';
+import { computeHa1, digestHash } from '../../sip/auth/digest.js';
+import { timingSafeEqual } from '../../sip/auth/timing-safe-equal.js';
 import { directory } from '../directory/directory-object.js';
 import type { Env } from '../env.js';
 import { randomToken } from '../shared/http.js';
@@ -16,7 +18,7 @@ import { LoginGuards } from './login-guards.js';
 import { TENANT_MIGRATIONS } from './migrations.js';
 import { configOf, newApiKey, toTenant, toUser, type TenantRow, type UserRow } from './rows.js';
 import { DEFAULT_TENANT_LIMITS, defaultDomain, policyOf, type IceOverride, type Tenant, type TenantLimits, type User } from './model.js';
-import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, sha256Hex, signToken, timingSafeEqualBytes } from './tokens.js';
+import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, signToken } from './tokens.js';
 
 export interface TenantInput {
   readonly id: string;
@@ -85,7 +87,7 @@ export class TenantObject extends DurableObject<Env> {
       input.domain ?? defaultDomain(input.id),
       input.name ?? null,
       JSON.stringify(limits),
-      await sha256Hex(apiKey),
+      digestHash('SHA-256', apiKey),
       randomToken(32),
       now,
       now,
@@ -173,7 +175,7 @@ export class TenantObject extends DurableObject<Env> {
     const tenant = toTenant(row);
     this.sql.exec('UPDATE users SET token_gen = lower(hex(randomblob(8)))');
     if (!(await this.pushAll(tenant))) return fail(503, 'push_failed', 'could not update every user; retry the rotation');
-    this.sql.exec('UPDATE tenant SET api_key_hash = ?, token_secret = ?, updated_at = ?', await sha256Hex(apiKey), randomToken(32), new Date().toISOString());
+    this.sql.exec('UPDATE tenant SET api_key_hash = ?, token_secret = ?, updated_at = ?', digestHash('SHA-256', apiKey), randomToken(32), new Date().toISOString());
     return ok({ apiKey });
   }
 
@@ -201,9 +203,9 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /** A user token's claims checked against the user as it is now (exists, enabled, generation). */
-  async tokenCurrent(id: string, generation: string | undefined): Promise<boolean> {
+  async tokenCurrent(id: string, generation: string): Promise<boolean> {
     const user = this.userRow(id);
-    return user !== null && user.enabled === 1 && generation !== undefined && generation === user.token_gen;
+    return user !== null && user.enabled === 1 && generation === user.token_gen;
   }
 
   /** Compares the hash of the presented key with the stored hash in constant time. */
@@ -211,8 +213,7 @@ export class TenantObject extends DurableObject<Env> {
     this.count();
     const row = this.row();
     if (!row) return false;
-    const enc = new TextEncoder();
-    return timingSafeEqualBytes(enc.encode(await sha256Hex(key)), enc.encode(row.api_key_hash));
+    return timingSafeEqual(digestHash('SHA-256', key), row.api_key_hash);
   }
 
   // ------------------------------------------------------------------ users
@@ -299,8 +300,10 @@ export class TenantObject extends DurableObject<Env> {
     if (!user.enabled) return fail(403, 'user_disabled', `user ${id} is disabled`);
     const ttl = ttlSeconds ?? DEFAULT_TOKEN_TTL;
     if (ttl < 1 || ttl > MAX_TOKEN_TTL) return fail(400, 'invalid_ttl', `ttl must be between 1 and ${MAX_TOKEN_TTL} seconds`);
-    const exp = Math.floor(Date.now() / 1000) + ttl;
-    return ok({ token: await signToken(row.token_secret, { t: row.id, u: id, exp, d: row.domain, g: user.token_gen }), expiresAt: exp, domain: row.domain });
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const expiresAt = issuedAt + ttl;
+    const token = await signToken(row.token_secret, { tenant: row.id, user: id, domain: row.domain, generation: user.token_gen, issuedAt, expiresAt });
+    return ok({ token, expiresAt, domain: row.domain });
   }
 
   /**
@@ -320,8 +323,7 @@ export class TenantObject extends DurableObject<Env> {
     if (locked !== null) return fail(429, 'too_many_failures', `too many failed logins; retry in ${locked} s`);
     const expected = user?.ha1_md5 ?? '0'.repeat(32);
     const given = computeHa1('MD5', id, row?.domain ?? '', password);
-    const enc = new TextEncoder();
-    const match = timingSafeEqualBytes(enc.encode(given), enc.encode(expected));
+    const match = timingSafeEqual(given, expected);
     if (!row || !user || !match || !user.enabled) {
       if (policy && user) this.loginGuards.failed(id, source, now, policy);
       return fail(401, 'invalid_credentials', 'unknown user or wrong password');
@@ -355,8 +357,7 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   private userObject(id: string): DurableObjectStub<UserObject> {
-    const tenant = this.row()?.id ?? '';
-    return this.env.USERS.get(this.env.USERS.idFromName(`${tenant}/${id}`));
+    return userObject(this.env, this.row()?.id ?? '', id);
   }
 
   /** Pushes the tenant's policy to every user. False if any push failed. */

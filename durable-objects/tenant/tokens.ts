@@ -1,88 +1,104 @@
 /**
- * User tokens: `<payload>.<signature>`, both base64url; the signature is HMAC-SHA256 of
- * the payload under the tenant's token secret. The Worker checks them at the WebSocket
- * upgrade, before the user's object is reached.
+ * User tokens: JSON Web Tokens (RFC 7519) signed HS256, HMAC-SHA256 under the tenant's
+ * token secret (RFC 7518 §3.2), made and checked by Hono's JWT helper. The Worker checks
+ * them at the WebSocket upgrade, before the user's object is reached, and at the API.
+ *
+ * Claims (what `signToken` writes and `peekToken` insists on, all required):
+ * - `sub`: the user id (RFC 7519 §4.1.2), unique within its tenant;
+ * - `tenant`: the tenant id (private claim, §4.3), which names the secret to check with;
+ * - `domain`: the tenant's SIP domain when issued, so a page builds its SIP URI from a
+ *   token link alone (web/token.ts);
+ * - `gen`: the user's token generation when issued: a token of an older one is refused
+ *   (revocation, TenantObject.tokenCurrent);
+ * - `iat`, `exp`: issue and expiry time, unix seconds (§4.1.6, §4.1.4).
+ *
+ * The header must be `{"alg":"HS256","typ":"JWT"}` (or without `typ`), nothing more: `none`,
+ * another HMAC or a public-key algorithm is malformed, never tried (RFC 8725 §3.1, §3.2). A
+ * token of the format before JWT (`<claims>.<signature>`) is malformed too.
  */
+import { decode, sign, verify } from 'hono/jwt';
+import { JwtTokenSignatureMismatched } from 'hono/utils/jwt/types';
+
+type Jwt = ReturnType<typeof decode>;
 
 export interface TokenClaims {
-  /** tenant */
-  readonly t: string;
-  /** user */
-  readonly u: string;
-  /** expiry, unix seconds */
-  readonly exp: number;
-  /** the tenant's SIP domain when issued (lets a page build its SIP URI from a token link) */
-  readonly d?: string;
-  /** The generation of the user's tokens when issued: a token of an older one is refused. */
-  readonly g?: string;
+  readonly tenant: string;
+  readonly user: string;
+  /** The tenant's SIP domain when issued. */
+  readonly domain: string;
+  /** The generation of the user's tokens when issued. */
+  readonly generation: string;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+  /** Unix seconds. */
+  readonly expiresAt: number;
 }
 
 export const DEFAULT_TOKEN_TTL = 3600;
 export const MAX_TOKEN_TTL = 86_400;
 
-const b64url = (bytes: Uint8Array): string => {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
+const ALG = 'HS256';
 
-const fromB64url = (s: string): Uint8Array | null => {
-  // A length of 4n+1 is no base64 at all (atob would throw): a malformed token, not a 500.
-  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-};
+/** Three base64url parts without padding; an HS256 signature is 32 bytes, 43 characters. */
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
 
-async function hmac(secret: string, data: string): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data)));
-}
-
-export async function signToken(secret: string, claims: TokenClaims): Promise<string> {
-  const payload = b64url(new TextEncoder().encode(JSON.stringify(claims)));
-  return `${payload}.${b64url(await hmac(secret, payload))}`;
+export function signToken(secret: string, claims: TokenClaims): Promise<string> {
+  const payload = { sub: claims.user, tenant: claims.tenant, domain: claims.domain, gen: claims.generation, iat: claims.issuedAt, exp: claims.expiresAt };
+  return sign(payload, secret, ALG);
 }
 
 /** Reads the claims without trusting them, to find which tenant's secret to check with. */
 export function peekToken(token: string): TokenClaims | null {
-  const [payload] = token.split('.');
-  const bytes = payload ? fromB64url(payload) : null;
-  if (!bytes) return null;
+  if (!JWS_COMPACT.test(token)) return null;
+  let jwt: Jwt;
   try {
-    const c = JSON.parse(new TextDecoder().decode(bytes)) as Partial<TokenClaims>;
-    return typeof c.t === 'string' && typeof c.u === 'string' && typeof c.exp === 'number' ? (c as TokenClaims) : null;
+    jwt = decode(token);
   } catch {
     return null;
   }
+  const header: unknown = jwt.header;
+  const payload: unknown = jwt.payload;
+  if (typeof header !== 'object' || header === null || Object.keys(header).some((k) => k !== 'alg' && k !== 'typ')) return null;
+  const { alg, typ } = header as { alg?: unknown; typ?: unknown };
+  if (alg !== ALG || (typ !== undefined && typ !== 'JWT')) return null;
+  if (typeof payload !== 'object' || payload === null) return null;
+  const { sub, tenant, domain, gen, iat, exp } = payload as Record<string, unknown>;
+  if (typeof sub !== 'string' || typeof tenant !== 'string' || typeof domain !== 'string' || typeof gen !== 'string') return null;
+  if (!Number.isFinite(iat) || !Number.isFinite(exp)) return null;
+  return { tenant, user: sub, domain, generation: gen, issuedAt: iat as number, expiresAt: exp as number };
 }
 
 export type TokenCheck = { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly reason: 'malformed' | 'bad-signature' | 'expired' };
 
-/** Verifies signature (constant time) and expiry. */
+/**
+ * Checks the form, then the signature under each of `secrets` (key rotation: any of them
+ * will do; every one is tried, so the time says nothing about which matched), then the
+ * expiry against `nowSeconds`. The signature is compared by WebCrypto's HMAC verify, in
+ * constant time. Expiry is checked here rather than by Hono, after the signature, so an
+ * expired forgery is a bad signature; `iat` is not checked against the clock, which
+ * may run behind the tenant's object that issued the token.
+ */
 export async function verifyToken(secrets: readonly string[], token: string, nowSeconds: number): Promise<TokenCheck> {
-  const parts = token.split('.');
-  if (parts.length !== 2) return { ok: false, reason: 'malformed' };
   const claims = peekToken(token);
-  const sig = fromB64url(parts[1]!);
-  if (!claims || !sig) return { ok: false, reason: 'malformed' };
+  if (!claims) return { ok: false, reason: 'malformed' };
   let valid = false;
   for (const secret of secrets) {
-    const expected = await hmac(secret, parts[0]!);
-    valid = timingSafeEqualBytes(expected, sig) || valid;
+    const signed = await signedWith(secret, token);
+    if (signed === 'malformed') return { ok: false, reason: 'malformed' };
+    valid = signed || valid;
   }
   if (!valid) return { ok: false, reason: 'bad-signature' };
-  if (claims.exp <= nowSeconds) return { ok: false, reason: 'expired' };
+  if (claims.expiresAt <= nowSeconds) return { ok: false, reason: 'expired' };
   return { ok: true, claims };
 }
 
-export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+async function signedWith(secret: string, token: string): Promise<boolean | 'malformed'> {
+  try {
+    await verify(token, secret, { alg: ALG, exp: false, iat: false, nbf: false });
+    return true;
+  } catch (err) {
+    if (err instanceof JwtTokenSignatureMismatched) return false;
+    // Anything else Hono refuses (a header peekToken let through) is the token's form.
+    return 'malformed';
+  }
 }

@@ -3,18 +3,29 @@
  * response verification and stateless nonces. Pure functions; the secret and the clock
  * are inputs.
  */
-import { quote, readQuoted, isWhitespace } from '../message/grammar.js';
-import { md5Hex } from './crypto/md5.js';
-import { hmacSha256, sha256Hex } from './crypto/sha256.js';
-import { timingSafeEqual, toBase64Url } from './crypto/hex.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { md5 } from '@noble/hashes/legacy.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { quote, readQuoted, isWhitespace, utf8Encode } from '../message/grammar.js';
+import { timingSafeEqual } from './timing-safe-equal.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
 /** Nonces older than this are answered with stale=true (RFC 7616 §3.3). */
 export const NONCE_LIFETIME_MS = 5 * 60 * 1000;
 
+/**
+ * H(data) of RFC 7616 §3.4.1 as lowercase hex, over the UTF-8 bytes (§4). MD5 is the
+ * `legacy` module of @noble/hashes: still what SIP clients answer, never a signature.
+ */
 export function digestHash(algorithm: DigestAlgorithm, text: string): string {
-  return algorithm === 'MD5' ? md5Hex(text) : sha256Hex(text);
+  return bytesToHex((algorithm === 'MD5' ? md5 : sha256)(utf8Encode(text)));
+}
+
+/** HMAC-SHA256 (RFC 2104) as lowercase hex; the key is a string's UTF-8 bytes, or bytes. */
+export function hmacSha256Hex(key: string | Uint8Array, text: string): string {
+  return bytesToHex(hmac(sha256, typeof key === 'string' ? utf8Encode(key) : key, utf8Encode(text)));
 }
 
 /** HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2). Only HA1 values are stored. */
@@ -118,13 +129,14 @@ export function createNonce(secret: string, now: number, salt: string, conn: str
   return `${ts}.${salt}.${nonceMac(secret, ts, salt, conn)}`;
 }
 
+/** The first 128 bits of the HMAC, in hex. */
 function nonceMac(secret: string, ts: string, salt: string, conn: string): string {
-  return toBase64Url(hmacSha256(secret, `nonce:${ts}:${salt}:${conn}`)).slice(0, 22);
+  return hmacSha256Hex(secret, `nonce:${ts}:${salt}:${conn}`).slice(0, 32);
 }
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
 
-const NONCE_RE = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{22})$/;
+const NONCE_RE = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,32})\.([0-9a-f]{32})$/;
 
 export function checkNonce(secret: string, nonce: string, now: number, conn: string): NonceCheck {
   const m = NONCE_RE.exec(nonce);

@@ -1,9 +1,13 @@
+/**
+ * The hashes the core computes with, from @noble/hashes, through the functions that digest
+ * authentication and the stateless nonces call: published vectors and agreement with
+ * node:crypto, and the one constant-time comparison.
+ */
 import { describe, expect, it } from 'vitest';
-import { md5Hex } from '../../sip/auth/crypto/md5.js';
-import { hmacSha256, sha256Hex } from '../../sip/auth/crypto/sha256.js';
-import { toBase64Url, toHex, timingSafeEqual } from '../../sip/auth/crypto/hex.js';
 import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
+import { checkNonce, createNonce, digestHash, hmacSha256Hex } from '../../sip/auth/digest.js';
+import { timingSafeEqual } from '../../sip/auth/timing-safe-equal.js';
 
 describe('MD5 (RFC 1321 appendix A.5 test suite)', () => {
   it.each([
@@ -14,54 +18,58 @@ describe('MD5 (RFC 1321 appendix A.5 test suite)', () => {
     ['abcdefghijklmnopqrstuvwxyz', 'c3fcd3d76192e4007dfb496cca67e13b'],
     ['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 'd174ab98d277d9f5a5611c2c9f419d9f'],
     ['12345678901234567890123456789012345678901234567890123456789012345678901234567890', '57edf4a22be3c955ac49da2e2107b67a'],
-  ])('md5(%j)', (input, hex) => {
-    expect(md5Hex(input)).toBe(hex);
+  ])('digestHash(MD5, %j)', (input, hex) => {
+    expect(digestHash('MD5', input)).toBe(hex);
   });
 });
 
 describe('SHA-256 (FIPS 180-4 examples) and HMAC-SHA256 (RFC 4231)', () => {
   it('hashes the FIPS vectors', () => {
-    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-    expect(sha256Hex('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')).toBe(
+    expect(digestHash('SHA-256', 'abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(digestHash('SHA-256', '')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(digestHash('SHA-256', 'abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')).toBe(
       '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
     );
   });
   it('RFC 4231 test case 2', () => {
-    expect(toHex(hmacSha256('Jefe', 'what do ya want for nothing?'))).toBe(
-      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
-    );
+    expect(hmacSha256Hex('Jefe', 'what do ya want for nothing?')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
   });
   it('RFC 4231 test case 6 (key longer than the block)', () => {
     const key = new Uint8Array(131).fill(0xaa);
-    expect(toHex(hmacSha256(key, 'Test Using Larger Than Block-Size Key - Hash Key First'))).toBe(
+    expect(hmacSha256Hex(key, 'Test Using Larger Than Block-Size Key - Hash Key First')).toBe(
       '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
     );
   });
   it('agrees with node:crypto on arbitrary unicode input', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), fc.string({ maxLength: 100 }), (msg, key) => {
-        expect(md5Hex(msg)).toBe(createHash('md5').update(msg, 'utf8').digest('hex'));
-        expect(sha256Hex(msg)).toBe(createHash('sha256').update(msg, 'utf8').digest('hex'));
-        expect(toHex(hmacSha256(key, msg))).toBe(createHmac('sha256', key).update(msg, 'utf8').digest('hex'));
+        expect(digestHash('MD5', msg)).toBe(createHash('md5').update(msg, 'utf8').digest('hex'));
+        expect(digestHash('SHA-256', msg)).toBe(createHash('sha256').update(msg, 'utf8').digest('hex'));
+        expect(hmacSha256Hex(key, msg)).toBe(createHmac('sha256', key).update(msg, 'utf8').digest('hex'));
       }),
       { numRuns: 300 },
     );
   });
+  it('a nonce carries the first 128 bits of HMAC-SHA256 over its time, salt and connection', () => {
+    const nonce = createNonce('nonce-secret', 1_700_000_000_000, 'salt1', 'conn1');
+    const [ts, salt, mac] = nonce.split('.');
+    expect(salt).toBe('salt1');
+    expect(mac).toBe(createHmac('sha256', 'nonce-secret').update(`nonce:${ts}:salt1:conn1`).digest('hex').slice(0, 32));
+    expect(checkNonce('nonce-secret', nonce, 1_700_000_000_000, 'conn1')).toBe('valid');
+  });
 });
 
-describe('encodings', () => {
-  it('base64url matches node', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        expect(toBase64Url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
-      }),
-    );
-  });
-  it('timingSafeEqual compares whole strings', () => {
+describe('timingSafeEqual', () => {
+  it('compares whole strings', () => {
     expect(timingSafeEqual('abc', 'abc')).toBe(true);
     expect(timingSafeEqual('abc', 'abd')).toBe(false);
     expect(timingSafeEqual('abc', 'abcd')).toBe(false);
+    expect(timingSafeEqual('abcd', 'abc')).toBe(false);
     expect(timingSafeEqual('', '')).toBe(true);
+    expect(timingSafeEqual('', 'a')).toBe(false);
+  });
+  it('agrees with === on arbitrary strings', () => {
+    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => timingSafeEqual(a, b) === (a === b)));
+    fc.assert(fc.property(fc.string(), (a) => timingSafeEqual(a, `${a}`)));
   });
 });

@@ -74,10 +74,12 @@ const randomUser = (): string => `u${rnd(10)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusOf = (t: string): number => Number(/^SIP\/2\.0 (\d{3})/.exec(t)?.[1] ?? 0);
 
-/** A forged user token: a well-formed payload, a signature nobody made. */
+/** A forged user token: a well-formed HS256 JWT, a signature nobody made. */
 function forgedToken(tenant: string, user: string): string {
-  const payload = Buffer.from(JSON.stringify({ t: tenant, u: user, exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
-  return `${payload}.${randomBytes(32).toString('base64url')}`;
+  const part = (json: unknown): string => Buffer.from(JSON.stringify(json)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub: user, tenant, domain: `${tenant}.switchboard.invalid`, gen: rnd(11), iat: now, exp: now + 3600 };
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
 }
 
 /** A WebSocket that hands out its frames to whoever waits for them. */

@@ -3,6 +3,7 @@
  * 400 with per-field details, failures as thrown `ApiFailure`s answered by the app's one
  * `onError`, and the mapping of management outcomes to values or failures.
  */
+import { tenantObject } from '../../durable-objects/shared/names.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -39,9 +40,7 @@ export function apiApp(): OpenAPIHono<ApiEnv> {
 }
 
 /** The tenant's object for an id, without asking whether it exists: only to create one. */
-export function tenantObject(env: ApiEnv['Bindings'], tenant: string) {
-  return env.TENANTS.get(env.TENANTS.idFromName(tenant));
-}
+export { tenantObject };
 
 /**
  * The object of a tenant the directory knows; 404 otherwise. Every call about an existing

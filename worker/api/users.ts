@@ -104,7 +104,7 @@ export function userRoutes() {
     createRoute({
       method: 'post',
       path: '/v1/tenants/{tenant}/users/{user}/tokens',
-      summary: 'Issue a token for a WebSocket (HMAC-SHA256, default 1 h, at most 24 h)',
+      summary: 'Issue a token for a WebSocket (a JWT, HS256; default 1 h, at most 24 h)',
       security,
       request: { params: userParams, body: { ...json(TokenRequest), required: false } },
       responses: { 201: { description: 'The token and where to use it', ...json(TokenIssued) }, ...errorResponses },
