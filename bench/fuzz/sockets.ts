@@ -13,7 +13,7 @@ import type { DevServer } from '../../test/support/dev-server.js';
 import { loadCorpus } from './corpus.js';
 import { generate, type GenContext } from './generate.js';
 import { remember, request, type Speaker } from './messages.js';
-import { answerChallenge, harvestHops, respond } from './replies.js';
+import { answerChallenge, harvestHops } from './replies.js';
 import { parseMessage } from '../../sip/message/parser.js';
 import { header, headerLines, type SipRequest } from '../../sip/message/message.js';
 import { Rng } from './rng.js';

@@ -13,7 +13,7 @@ import type { Env } from '../env.js';
 import { randomToken } from '../shared/http.js';
 import { migrate } from '../shared/migrations.js';
 import { fail, ok, type Outcome } from '../shared/outcome.js';
-import type { UserConfig, UserIdentity, UserObject, UserSnapshot } from '../user/user-object.js';
+import type { UserIdentity, UserObject, UserSnapshot } from '../user/user-object.js';
 import { LoginGuards } from './login-guards.js';
 import { TENANT_MIGRATIONS } from './migrations.js';
 import { configOf, newApiKey, toTenant, toUser, type TenantRow, type UserRow } from './rows.js';

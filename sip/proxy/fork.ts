@@ -36,7 +36,7 @@ export function findFork(s: Step, id: string, method: string): Fork | undefined 
 }
 
 /** Answers the request that started a fork, from this object rather than from a branch. */
-function localResponse(s: Step, fork: Fork, status: number, opts: ResponseOptions = {}): SipResponse {
+function localResponse(fork: Fork, status: number, opts: ResponseOptions = {}): SipResponse {
   return responseFromHeaders(fork.base, status, { toTag: fork.localTag, ...opts });
 }
 
@@ -156,7 +156,7 @@ function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse, ans
 /** Keeps the best failure so far, then answers once every branch has finished. */
 function recordFailure(s: Step, fork: Fork, status: number, extra: HeaderField[], res?: SipResponse): void {
   if (isLive(fork.phase) && (fork.best === null || responseRank(status) < responseRank(fork.bestStatus))) {
-    const chosen = res ?? localResponse(s, fork, status, { headers: extra });
+    const chosen = res ?? localResponse(fork, status, { headers: extra });
     fork = { ...fork, best: serialize(chosen), bestStatus: status };
     s.putFork(fork);
   }
@@ -167,7 +167,7 @@ function recordFailure(s: Step, fork: Fork, status: number, extra: HeaderField[]
 function settle(s: Step, fork: Fork): void {
   const pending = fork.branches.some((b) => b.state !== 'done');
   if (pending) return;
-  if (isLive(fork.phase)) sendFinal(s, fork, (fork.best ? storedResponse(fork.best) : null) ?? localResponse(s, fork, 480));
+  if (isLive(fork.phase)) sendFinal(s, fork, (fork.best ? storedResponse(fork.best) : null) ?? localResponse(fork, 480));
   else s.removeFork(fork);
 }
 
@@ -278,16 +278,16 @@ export function expireFork(s: Step, fork: Fork): void {
     return;
   }
   if (fork.phase === 'canceling') {
-    sendFinal(s, fork, localResponse(s, fork, 487));
+    sendFinal(s, fork, localResponse(fork, 487));
     return;
   }
   if (fork.method === 'INVITE') {
     // Ring timeout: CANCEL the branches and tell the caller nobody answered.
     cancelPending(s, fork, 'No answer', 480);
-    sendFinal(s, fork, localResponse(s, fork, 480, { reason: 'No Answer', headers: [reasonHeader(480, 'Ring timeout')] }));
+    sendFinal(s, fork, localResponse(fork, 480, { reason: 'No Answer', headers: [reasonHeader(480, 'Ring timeout')] }));
     return;
   }
-  sendFinal(s, fork, localResponse(s, fork, 408));
+  sendFinal(s, fork, localResponse(fork, 408));
 }
 
 /** A response the fork answers itself, for requests refused before any branch (404, 480...). */

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { own, ownFields } from '../../sip/message/grammar.js';
 import { parseMessage } from '../../sip/message/parser.js';
@@ -12,6 +14,30 @@ describe('records own their strings', () => {
         expect(own(s)).toBe(s);
       }),
     );
+  });
+
+  it('a string own() returns does not keep the message it was cut from alive (and a plain slice would)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const retained = (keep: (slice: string) => string): number => {
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const kept: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        // A 1 MiB message, different each time, of which a record keeps 40 characters.
+        const message = `${i}:`.padEnd(1 << 20, String.fromCharCode(97 + (i % 26)));
+        kept.push(keep(message.slice(100, 140)));
+      }
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(kept).toHaveLength(40);
+      return grown;
+    };
+    // The control: V8 makes a slice of 13 or more characters a view on its parent.
+    const sliced = retained((x) => x);
+    const owned = retained(own);
+    expect(sliced).toBeGreaterThan(30 << 20);
+    expect(owned).toBeLessThan(4 << 20);
   });
 
   it('ownFields copies the record, reusing the strings an equal previous version already owns', () => {

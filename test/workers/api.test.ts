@@ -179,7 +179,7 @@ describe('users', () => {
   });
 
   it('shows live registrations and active calls, and keeps call history', async () => {
-    const { t, alice, bob, invite } = await callInProgress();
+    const { t, alice, invite } = await callInProgress();
     const detail = await api('GET', `${T(t.id)}/users/alice`, { token: t.apiKey });
     expect(detail.body.registrations).toEqual([expect.objectContaining({ contact: alice.ua.contactUri, userAgent: null })]);
     expect(detail.body.calls).toEqual([expect.objectContaining({ direction: 'out', peer: 'bob', state: 'confirmed', media: { offer: { kinds: ['audio'], codecs: expect.arrayContaining(['opus']) }, answer: expect.anything() } })]);
@@ -188,7 +188,7 @@ describe('users', () => {
   });
 
   it('deletes a user: its sockets close and its calls end with BYE', async () => {
-    const { t, alice, bob, invite } = await callInProgress();
+    const { t, alice, bob } = await callInProgress();
     const token = await tokenFor(t, 'bob');
     expect((await api('DELETE', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(200);
     expect((await bob.sock.waitClosed()).code).toBe(1000);

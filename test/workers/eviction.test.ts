@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { expect, it } from 'vitest';
 import { Phone, addUser, api, callInProgress, header, newTenant, parse, registeredPair } from './helpers.js';
 import { bodyOf, webrtcSdp } from '../support/ua.js';

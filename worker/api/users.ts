@@ -94,7 +94,7 @@ export function userRoutes() {
     async (c) => {
       const { tenant, user } = c.req.valid('param');
       requireTenant(c, tenant);
-      const r = unwrap(await (await existingTenant(c, tenant)).deleteUser(user));
+      unwrap(await (await existingTenant(c, tenant)).deleteUser(user));
       c.get('cache').forget(tenant, user);
       return c.json({ deleted: user }, 200);
     },
