@@ -6,7 +6,7 @@
 import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
 import { header, type SipMessage, type SipRequest } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
-import { buildRequest, nextCseq, reasonHeader } from '../message/request.js';
+import { buildCancel, buildRequest, nextCseq, reasonHeader } from '../message/request.js';
 import { dialogId, type Dialog, type Direction } from '../state.js';
 import type { Step } from '../step.js';
 import { onGrid } from '../timers.js';
@@ -235,16 +235,10 @@ export function ackAndByeOnBehalf(s: Step, d: Dialog): void {
 /** The caller's socket is gone before an answer: CANCEL the forwarded INVITE (§9.1). */
 export function cancelOnBehalf(s: Step, d: Dialog): void {
   if (d.branch) {
-    const cancel = buildRequest({
-      method: 'CANCEL',
-      uri: d.requestUri,
-      via: ourViaValue(s.ctx.policy.domain, d.branch),
-      from: d.fromHeader,
-      to: d.toHeader,
-      callId: d.callId,
-      cseq: d.callerCseq,
-      headers: [reasonHeader(487, 'Caller connection lost')],
-    });
+    const cancel = buildCancel(
+      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, d.branch), from: d.fromHeader, to: d.toHeader, callId: d.callId, cseq: d.callerCseq },
+      [reasonHeader(487, 'Caller connection lost')],
+    );
     s.relayRequest(d.peer, cancel);
   }
   endDialog(s, d, 'caller-gone', 487);

@@ -1,5 +1,5 @@
 /**
- * Requests the service originates itself: CANCEL for a fork branch (RFC 3261 §9.1), ACK for
+ * Requests the service originates itself: CANCEL (RFC 3261 §9.1), ACK for
  * a non-2xx final response (§17.1.1.3) and BYE on behalf of a user whose socket was lost
  * (§15.1.1).
  */
@@ -32,6 +32,26 @@ export function buildRequest(p: RequestParts): SipRequest {
     ],
     body: '',
   };
+}
+
+/** What a CANCEL copies from the INVITE it cancels (§9.1), with the Via that INVITE was sent with. */
+export interface CancelledInvite {
+  readonly uri: string;
+  readonly via: string;
+  readonly from: string;
+  readonly to: string;
+  readonly callId: string;
+  readonly cseq: number;
+}
+
+/**
+ * The one way a CANCEL is built (§9.1): Request-URI, Call-ID, From, To and the CSeq
+ * number of the request being cancelled, and a single Via equal to that request's top
+ * Via, so that it matches the INVITE's transaction at the next hop (§9.2). `headers`
+ * carries the RFC 3326 Reason, when there is one.
+ */
+export function buildCancel(invite: CancelledInvite, headers: readonly HeaderField[] = []): SipRequest {
+  return buildRequest({ method: 'CANCEL', ...invite, headers });
 }
 
 /** RFC 3261 §8.1.1.5: a CSeq number is below 2^31. */

@@ -7,7 +7,7 @@ import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { cseq, fromTag, toTag } from '../message/headers.js';
 import { field, header, prependHeaders, type HeaderField, type SipRequest, type SipResponse } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
-import { buildRequest, nextCseq, reasonHeader } from '../message/request.js';
+import { buildCancel, buildRequest, nextCseq, reasonHeader, type CancelledInvite } from '../message/request.js';
 import { responseFromHeaders, type ResponseOptions } from '../message/response.js';
 import { parseMessage } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
@@ -195,27 +195,18 @@ export function sendFinal(s: Step, fork: Fork, res: SipResponse): void {
 export function cancelPending(s: Step, fork: Fork, text: string, cause = 487): void {
   for (const b of fork.branches) {
     if (b.state === 'done') continue;
-    s.send(b.conn, branchRequest(s, fork, b, 'CANCEL', [reasonHeader(cause, text)]));
+    s.send(b.conn, buildCancel(branchInvite(s, fork, b), [reasonHeader(cause, text)]));
   }
 }
 
-/** §9.1: a CANCEL copies Request-URI, Call-ID, From, To and CSeq number; its one Via is the branch's. */
-function branchRequest(s: Step, fork: Fork, b: Branch, method: string, headers: HeaderField[] = [], to?: string): SipRequest {
-  return buildRequest({
-    method,
-    uri: b.uri,
-    via: ourViaValue(s.ctx.policy.domain, b.id),
-    from: fork.from,
-    to: to ?? fork.to,
-    callId: fork.callId,
-    cseq: fork.cseq,
-    headers,
-  });
+/** The INVITE (or other request) as this branch sent it: what its CANCEL and ACK copy (§9.1, §17.1.1.3). */
+function branchInvite(s: Step, fork: Fork, b: Branch): CancelledInvite {
+  return { uri: b.uri, via: ourViaValue(s.ctx.policy.domain, b.id), from: fork.from, to: fork.to, callId: fork.callId, cseq: fork.cseq };
 }
 
-/** §17.1.1.3: the client transaction ACKs a non-2xx final response itself. */
+/** §17.1.1.3: the client transaction ACKs a non-2xx final response itself, with the response's To (its tag). */
 function sendAck(s: Step, fork: Fork, b: Branch, res: SipResponse): void {
-  s.send(b.conn, branchRequest(s, fork, b, 'ACK', [], header(res, 'to')));
+  s.send(b.conn, buildRequest({ ...branchInvite(s, fork, b), method: 'ACK', to: header(res, 'to')! }));
 }
 
 /** A 2xx we refuse (unacceptable SDP): complete it and hang it up at once. */

@@ -11,7 +11,7 @@ import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } 
 import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from '../hops.js';
 import { assertedIdentity, isUserId, withoutIdentity } from '../policy/identity.js';
 import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from '../message/message.js';
-import { buildRequest } from '../message/request.js';
+import { buildCancel } from '../message/request.js';
 import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
 import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
@@ -232,16 +232,10 @@ function onCancel(s: Step, conn: ConnInfo, req: SipRequest): void {
   if (d.state !== 'early') return;
   s.relayRequest(
     d.peer,
-    buildRequest({
-      method: 'CANCEL',
-      uri: d.requestUri,
-      via: ourViaValue(s.ctx.policy.domain, branch),
-      from: d.fromHeader,
-      to: d.toHeader,
-      callId: d.callId,
-      cseq: d.callerCseq,
-      headers: req.headers.filter((h) => h.key === 'reason'),
-    }),
+    buildCancel(
+      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, branch), from: d.fromHeader, to: d.toHeader, callId: d.callId, cseq: d.callerCseq },
+      req.headers.filter((h) => h.key === 'reason'),
+    ),
   );
 }
 
