@@ -74,6 +74,17 @@ export interface Fork {
 export type ForkPhase = 'trying' | 'canceling' | 'cancel-first' | 'answered' | 'completed';
 
 export type DialogState = 'early' | 'confirmed' | 'ended';
+
+/** One party of a dialog (RFC 3261 §12.1.1, §12.1.2). */
+export interface DialogSide {
+  /** Its From or To value in the dialog: its URI, with its tag once it has one. */
+  readonly nameAddr: string;
+  readonly tag: string | null;
+  /** The highest CSeq number it has used in the dialog (§12.2.1.1, §12.2.2), null before it sent any. */
+  readonly seq: number | null;
+  /** Its remote target: the Contact it gave, as target refreshes update it (§12.2). */
+  readonly target: string | null;
+}
 export type Direction = 'out' | 'in';
 
 /**
@@ -84,9 +95,6 @@ export interface Dialog {
   readonly id: string;
   readonly kind: 'call' | 'subscription';
   readonly callId: string;
-  /** The From tag of the dialog-creating request: with Call-ID and direction it keys the dialog. */
-  readonly callerTag: string;
-  readonly calleeTag: string | null;
   /** 'out' when this user sent the initial request. */
   readonly direction: Direction;
   readonly peer: string;
@@ -98,14 +106,12 @@ export interface Dialog {
   readonly endedAt: number | null;
   readonly finalStatus: number | null;
   readonly endReason: string | null;
-  /** Headers to build CANCEL (caller side) and BYE on a lost socket's behalf (§9.1, §15). */
+  /** This user's side of the dialog and the peer's (§12: local and remote tag, sequence number, target). */
+  readonly local: DialogSide;
+  readonly remote: DialogSide;
+  /** The dialog-creating request's Request-URI and CSeq number, which its CANCEL and ACK copy (§9.1, §17.1.1.3). */
   readonly requestUri: string;
-  readonly fromHeader: string;
-  readonly toHeader: string;
-  readonly callerContact: string | null;
-  readonly calleeContact: string | null;
-  readonly callerCseq: number;
-  readonly calleeCseq: number | null;
+  readonly requestSeq: number;
   /** Our Via branch on the forwarded INVITE (caller side), reused by CANCEL (§9.1). */
   readonly branch: string | null;
   readonly offer: MediaSummary | null;
@@ -145,4 +151,9 @@ export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], gu
 
 export function dialogId(direction: Direction, callId: string, callerTag: string): string {
   return `${direction}:${callerTag}:${callId}`;
+}
+
+/** The From tag of the dialog-creating request, which with Call-ID and direction keys the dialog. */
+export function initiatorTag(d: Dialog): string {
+  return (d.direction === 'out' ? d.local.tag : d.remote.tag) ?? '';
 }

@@ -83,7 +83,10 @@ export class Step {
   putDialog(d: Dialog): void {
     const dialogs = this.state.dialogs;
     const idx = dialogs.findIndex((x) => x.id === d.id);
-    const owned = ownFields(d, dialogs[idx]);
+    const prev = dialogs[idx];
+    const owned = ownFields(d, prev);
+    // The sides are records of their own: their strings are owned too, once per change.
+    if (owned !== prev) Object.assign(owned, { local: ownFields(d.local, prev?.local), remote: ownFields(d.remote, prev?.remote) });
     this.state = { ...this.state, dialogs: idx < 0 ? [...dialogs, owned] : dialogs.map((x, i) => (i === idx ? owned : x)) };
   }
 

@@ -77,7 +77,7 @@ function clockStep(rng: Rng, tempo: Tempo): number {
 function dialogIds(world: World): GenContext['dialogIds'] {
   const out: Array<{ callId: string; tags: string[] }> = [];
   for (const st of world.states.values()) {
-    for (const d of st.dialogs) out.push({ callId: d.callId, tags: [d.callerTag, ...(d.calleeTag ? [d.calleeTag] : [])] });
+    for (const d of st.dialogs) out.push({ callId: d.callId, tags: [d.local.tag, d.remote.tag].filter((t): t is string => t !== null) });
     for (const f of st.forks) out.push({ callId: f.callId, tags: [f.callerTag, ...f.branches.flatMap((b) => (b.toTag ? [b.toTag] : []))] });
   }
   return out.slice(-64);

@@ -19,7 +19,7 @@
  * password guard.
  */
 import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
-import { EMPTY_STATE } from '../../sip/state.js';
+import { EMPTY_STATE, initiatorTag } from '../../sip/state.js';
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
 import { isLive } from '../../sip/proxy/fork-phase.js';
 import { EMPTY_GUARD } from '../../sip/policy/auth-guard.js';
@@ -155,7 +155,7 @@ function isRecordedChange(old: Dialog | undefined, d: Dialog): boolean {
 function dialogConns(state: UserState, d: Dialog): string[] {
   if (d.conn !== null) return [d.conn];
   if (d.direction !== 'in') return [];
-  const fork = state.forks.find((f) => f.callId === d.callId && f.callerTag === d.callerTag);
+  const fork = state.forks.find((f) => f.callId === d.callId && f.callerTag === initiatorTag(d));
   return fork ? fork.branches.map((b) => b.conn) : [];
 }
 
@@ -179,7 +179,7 @@ function diffConns<T>(prev: readonly T[], next: readonly T[], key: (t: T) => str
 export function recordsOf(state: UserState, conn: string): SocketRecords {
   const b = state.bindings.filter((x) => x.conn === conn);
   const f = state.forks.filter((x) => isLive(x.phase) && x.branches.some((br) => br.conn === conn && br.state !== 'done'));
-  const d = state.dialogs.filter((x) => x.state !== 'ended' && (x.conn === conn || (x.conn === null && x.direction === 'in' && f.some((fk) => fk.callId === x.callId && fk.callerTag === x.callerTag))));
+  const d = state.dialogs.filter((x) => x.state !== 'ended' && (x.conn === conn || (x.conn === null && x.direction === 'in' && f.some((fk) => fk.callId === x.callId && fk.callerTag === initiatorTag(x)))));
   const out: { b?: Binding[]; d?: Dialog[]; f?: Fork[] } = {};
   if (b.length > 0) out.b = b;
   if (d.length > 0) out.d = d;

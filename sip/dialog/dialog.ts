@@ -4,10 +4,12 @@
  * call cleanly when a socket is lost.
  */
 import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
-import { header, type SipMessage, type SipRequest } from '../message/message.js';
+import { header, type SipMessage, type SipRequest, type SipResponse } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
 import { buildCancel, buildRequest, nextCseq, reasonHeader } from '../message/request.js';
-import { dialogId, type Dialog, type Direction } from '../state.js';
+import { dialogId, type Dialog, type DialogSide, type Direction } from '../state.js';
+import type { MediaSummary } from '../policy/sdp.js';
+import { nextState, type DialogEvent } from './dialog-phase.js';
 import type { Step } from '../step.js';
 import { onGrid } from '../timers.js';
 
@@ -64,12 +66,13 @@ export function firstContactUri(msg: SipMessage): string | null {
 export function newDialog(s: Step, req: SipRequest, direction: Direction, peer: string, conn: string | null, branch: string | null): Dialog {
   const kind = dialogKind(req.method)!;
   const now = s.ctx.now;
+  // §12.1.1, §12.1.2: the request's sender is the caller side, its To the callee side.
+  const sender: DialogSide = { nameAddr: header(req, 'from')!, tag: fromTag(req)!, seq: cseq(req)!.seq, target: firstContactUri(req) };
+  const addressee: DialogSide = { nameAddr: header(req, 'to')!, tag: null, seq: null, target: null };
   return {
     id: dialogId(direction, callId(req), fromTag(req)!),
     kind,
     callId: callId(req),
-    callerTag: fromTag(req)!,
-    calleeTag: null,
     direction,
     peer,
     state: 'early',
@@ -79,13 +82,10 @@ export function newDialog(s: Step, req: SipRequest, direction: Direction, peer: 
     endedAt: null,
     finalStatus: null,
     endReason: null,
+    local: direction === 'out' ? sender : addressee,
+    remote: direction === 'out' ? addressee : sender,
     requestUri: req.uri,
-    fromHeader: header(req, 'from')!,
-    toHeader: header(req, 'to')!,
-    callerContact: firstContactUri(req),
-    calleeContact: null,
-    callerCseq: cseq(req)!.seq,
-    calleeCseq: null,
+    requestSeq: cseq(req)!.seq,
     branch,
     offer: null,
     answer: null,
@@ -93,7 +93,24 @@ export function newDialog(s: Step, req: SipRequest, direction: Direction, peer: 
   };
 }
 
-export function endDialog(s: Step, d: Dialog, reason: string, status: number | null = null): Dialog {
+/** The reason a call's record keeps, and the event of the dialog's table it is (dialog-phase.ts). */
+const END_EVENTS = {
+  'caller-bye': 'bye',
+  'callee-bye': 'bye',
+  'session-expired': 'session-expired',
+  'connection-lost': 'connection-lost',
+  'caller-gone': 'caller-gone',
+  canceled: 'canceled',
+  failed: 'rejected',
+  timeout: 'timeout',
+  expired: 'expired',
+  'subscription-terminated': 'notify-terminated',
+} as const satisfies Record<string, DialogEvent>;
+export type EndReason = keyof typeof END_EVENTS;
+
+/** Ends the dialog if its table allows it from where it is; otherwise nothing changes. */
+export function endDialog(s: Step, d: Dialog, reason: EndReason, status: number | null = null): Dialog {
+  if (nextState(d.state, END_EVENTS[reason]) !== 'ended') return d;
   const ended: Dialog = {
     ...d,
     state: 'ended',
@@ -112,14 +129,18 @@ export function endDialog(s: Step, d: Dialog, reason: string, status: number | n
  */
 export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThisUser: boolean): void {
   const seq = cseq(req)!.seq;
-  const byCaller = fromThisUser === (d.direction === 'out');
-  let next: Dialog = d;
-  if (byCaller ? seq > d.callerCseq : seq > (d.calleeCseq ?? 0)) next = byCaller ? { ...next, callerCseq: seq } : { ...next, calleeCseq: seq };
+  const key = fromThisUser ? 'local' : 'remote';
+  const side = d[key];
+  let updated: DialogSide = side;
+  // §12.2.2: the sender's sequence number only grows.
+  if (seq > (side.seq ?? 0)) updated = { ...updated, seq };
   // Target refresh (§12.2.1.2): a re-INVITE or UPDATE may carry a new Contact.
   const contact = req.method === 'INVITE' || req.method === 'UPDATE' ? firstContactUri(req) : null;
-  if (contact && contact !== (byCaller ? d.callerContact : d.calleeContact)) next = byCaller ? { ...next, callerContact: contact } : { ...next, calleeContact: contact };
+  if (contact && contact !== side.target) updated = { ...updated, target: contact };
+  let next: Dialog = updated === side ? d : { ...d, [key]: updated };
   if (req.method === 'BYE') {
-    endDialog(s, next, byCaller ? 'caller-bye' : 'callee-bye');
+    // The record says who hung up: the caller is the local side of an outgoing dialog.
+    endDialog(s, next, fromThisUser === (d.direction === 'out') ? 'caller-bye' : 'callee-bye');
     return;
   }
   if (d.kind === 'subscription' && req.method === 'NOTIFY') {
@@ -140,6 +161,24 @@ export function noteInDialogRequest(s: Step, d: Dialog, req: SipRequest, fromThi
 }
 
 /** What a dialog's deadline becomes when it is answered: a subscription's expiry, a call's session expiry. */
+/**
+ * The dialog as a 2xx confirms it (§12.1.1, §12.1.2): the answering side gets its tag, its
+ * To value and its Contact as target. The answering side is the remote one of an
+ * outgoing dialog and the local one of an incoming dialog.
+ */
+export function confirmed(s: Step, d: Dialog, res: SipResponse, answer: MediaSummary | null): Dialog | null {
+  const state = nextState(d.state, 'answered');
+  if (state === undefined) return null;
+  return { ...answeredBy(d, res), state, answeredAt: s.ctx.now, finalStatus: res.status, answer, ...answeredDeadline(s, d, res) };
+}
+
+/** The dialog with its answering side as the 2xx gives it, whatever its state. */
+export function answeredBy(d: Dialog, res: SipResponse): Dialog {
+  const key = d.direction === 'out' ? 'remote' : 'local';
+  const side: DialogSide = { nameAddr: header(res, 'to')!, tag: toTag(res), seq: d[key].seq, target: firstContactUri(res) };
+  return { ...d, [key]: side };
+}
+
 export function answeredDeadline(s: Step, d: Dialog, res: SipMessage): Pick<Dialog, 'deadline' | 'sessionMs'> {
   if (d.kind === 'subscription') return { deadline: s.ctx.now + DEFAULT_SUBSCRIPTION_MS, sessionMs: null };
   const deadline = sessionDeadline(res, s.ctx.now);
@@ -172,25 +211,23 @@ export function sessionDeadline(msg: SipMessage, now: number): number | null {
  * that crosses one of these finds the dialog ended and changes nothing.
  */
 export function sessionExpired(s: Step, d: Dialog): void {
-  requestOnBehalf(s, d, 'BYE', nextCseq(d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0)), [408, 'Session expired']);
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [408, 'Session expired']);
   const toUser = requestToUser(s, d, [408, 'Session expired']);
   if (toUser && d.conn) s.send(d.conn, toUser);
   endDialog(s, d, 'session-expired');
 }
 
-/** A BYE to this user's socket in the dialog, as the peer would send it (§15.1.1). */
+/** A BYE to this user's socket in the dialog, as the peer would send it (§15.1.1): remote to local. */
 function requestToUser(s: Step, d: Dialog, reason: [number, string]): SipRequest | null {
-  const userIsCaller = d.direction === 'out';
-  const target = userIsCaller ? d.callerContact : d.calleeContact;
-  if (!target || !d.calleeTag || !d.conn) return null;
+  if (!d.local.target || !d.local.tag || !d.remote.tag || !d.conn) return null;
   return buildRequest({
     method: 'BYE',
-    uri: target,
+    uri: d.local.target,
     via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), d.conn, s.ctx.user)),
-    from: userIsCaller ? withTag(d.toHeader, d.calleeTag) : d.fromHeader,
-    to: userIsCaller ? d.fromHeader : withTag(d.toHeader, d.calleeTag),
+    from: sideValue(d.remote),
+    to: sideValue(d.local),
     callId: d.callId,
-    cseq: nextCseq(userIsCaller ? (d.calleeCseq ?? 0) : d.callerCseq),
+    cseq: nextCseq(d.remote.seq ?? 0),
     headers: [reasonHeader(reason[0], reason[1])],
   });
 }
@@ -200,15 +237,13 @@ function requestToUser(s: Step, d: Dialog, reason: [number, string]): SipRequest
  * is gone, so that the peer is not left in a ghost call (§15.1.1, RFC 3326 Reason).
  */
 function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: number, reason: [number, string]): void {
-  const asCaller = d.direction === 'out';
-  const target = asCaller ? d.calleeContact : d.callerContact;
-  if (!target || !d.calleeTag) return;
+  if (!d.remote.target || !d.remote.tag || !d.local.tag) return;
   const req = buildRequest({
     method,
-    uri: target,
+    uri: d.remote.target,
     via: ourViaValue(s.ctx.policy.domain, makeBranch('g', s.ctx.newId(), null, s.ctx.user)),
-    from: asCaller ? d.fromHeader : withTag(d.toHeader, d.calleeTag),
-    to: asCaller ? withTag(d.toHeader, d.calleeTag) : d.fromHeader,
+    from: sideValue(d.local),
+    to: sideValue(d.remote),
     callId: d.callId,
     cseq: cseqNumber,
     headers: method === 'BYE' ? [reasonHeader(reason[0], reason[1])] : [],
@@ -218,8 +253,7 @@ function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: 
 
 /** The user's socket in a confirmed dialog is gone: BYE the peer on its behalf. */
 export function byeOnBehalf(s: Step, d: Dialog): void {
-  const seq = nextCseq(d.direction === 'out' ? d.callerCseq : (d.calleeCseq ?? 0));
-  requestOnBehalf(s, d, 'BYE', seq, [480, 'Connection lost']);
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [480, 'Connection lost']);
   endDialog(s, d, 'connection-lost');
 }
 
@@ -228,15 +262,15 @@ export function byeOnBehalf(s: Step, d: Dialog): void {
  * transaction with ACK and end the call with BYE (§13.2.2.4, §15).
  */
 export function ackAndByeOnBehalf(s: Step, d: Dialog): void {
-  requestOnBehalf(s, d, 'ACK', d.callerCseq, [487, 'Caller gone']);
-  requestOnBehalf(s, d, 'BYE', nextCseq(d.callerCseq), [487, 'Caller connection lost']);
+  requestOnBehalf(s, d, 'ACK', d.requestSeq, [487, 'Caller gone']);
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? d.requestSeq), [487, 'Caller connection lost']);
 }
 
 /** The caller's socket is gone before an answer: CANCEL the forwarded INVITE (§9.1). */
 export function cancelOnBehalf(s: Step, d: Dialog): void {
   if (d.branch) {
     const cancel = buildCancel(
-      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, d.branch), from: d.fromHeader, to: d.toHeader, callId: d.callId, cseq: d.callerCseq },
+      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, d.branch), from: d.local.nameAddr, to: d.remote.nameAddr, callId: d.callId, cseq: d.requestSeq },
       [reasonHeader(487, 'Caller connection lost')],
     );
     s.relayRequest(d.peer, cancel);
@@ -244,6 +278,7 @@ export function cancelOnBehalf(s: Step, d: Dialog): void {
   endDialog(s, d, 'caller-gone', 487);
 }
 
-export function withTag(nameAddr: string, tag: string): string {
-  return /;\s*tag=/i.test(nameAddr) ? nameAddr : `${nameAddr};tag=${tag}`;
+/** A side's From or To value, with its tag (§12.2.1.1). */
+function sideValue(side: DialogSide): string {
+  return side.tag === null || /;\s*tag=/i.test(side.nameAddr) ? side.nameAddr : `${side.nameAddr};tag=${side.tag}`;
 }

@@ -12,7 +12,7 @@ import { responseFromHeaders, type ResponseOptions } from '../message/response.j
 import { parseMessage } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
 import { dialogId, type Binding, type Branch, type Fork } from '../state.js';
-import { answeredDeadline, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from '../dialog/dialog.js';
+import { confirmed, dialogKind, endDialog, firstContactUri, lingerUntil, newDialog } from '../dialog/dialog.js';
 import { warningHeader, type Step } from '../step.js';
 import { isLive, nextPhase, type ForkEvent } from './fork-phase.js';
 
@@ -139,18 +139,8 @@ export function onBranchResponse(s: Step, fork: Fork, branch: Branch, res: SipRe
 function answerDialog(s: Step, fork: Fork, branch: Branch, res: SipResponse, answer: MediaSummary | null): void {
   const d = s.dialog(dialogId('in', fork.callId, fromTag(res)!));
   if (!d) return;
-  s.putDialog({
-    ...d,
-    state: 'confirmed',
-    conn: branch.conn,
-    calleeTag: toTag(res),
-    calleeContact: firstContactUri(res),
-    answeredAt: s.ctx.now,
-    finalStatus: res.status,
-    toHeader: header(res, 'to')!,
-    answer,
-    ...answeredDeadline(s, d, res),
-  });
+  const next = confirmed(s, d, res, answer);
+  if (next) s.putDialog({ ...next, conn: branch.conn });
 }
 
 /** Keeps the best failure so far, then answers once every branch has finished. */

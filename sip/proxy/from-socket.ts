@@ -233,7 +233,7 @@ function onCancel(s: Step, conn: ConnInfo, req: SipRequest): void {
   s.relayRequest(
     d.peer,
     buildCancel(
-      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, branch), from: d.fromHeader, to: d.toHeader, callId: d.callId, cseq: d.callerCseq },
+      { uri: d.requestUri, via: ourViaValue(s.ctx.policy.domain, branch), from: d.local.nameAddr, to: d.remote.nameAddr, callId: d.callId, cseq: d.requestSeq },
       req.headers.filter((h) => h.key === 'reason'),
     ),
   );

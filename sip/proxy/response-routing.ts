@@ -3,14 +3,13 @@
  * its own Via and hands the response to the hop named by the next one. Fork branches are
  * stateful; everything else is routed by what our branch encodes (hops.ts).
  */
-import { ackAndByeOnBehalf, endDialog, firstContactUri } from '../dialog/dialog.js';
+import { ackAndByeOnBehalf, answeredBy, confirmed, endDialog } from '../dialog/dialog.js';
 import { findForkByBranch, onBranchResponse } from './fork.js';
-import { callId, cseq, fromTag, removeFirstValue, toTag, topVia } from '../message/headers.js';
+import { callId, cseq, fromTag, removeFirstValue, topVia } from '../message/headers.js';
 import { viaOwner, type OurBranch } from '../hops.js';
-import { header, type SipResponse } from '../message/message.js';
+import type { SipResponse } from '../message/message.js';
 import type { MediaSummary } from '../policy/sdp.js';
 import { dialogId } from '../state.js';
-import { answeredDeadline } from '../dialog/dialog.js';
 import { withoutIdentity } from '../policy/identity.js';
 import type { Step } from '../step.js';
 
@@ -64,27 +63,16 @@ function trackCallerDialog(s: Step, res: SipResponse, answer: MediaSummary | nul
   const d = f ? s.dialog(dialogId('out', callId(res), f)) : undefined;
   if (!d || (method !== 'INVITE' && method !== 'SUBSCRIBE' && method !== 'REFER')) return true;
   const status = res.status;
-  const tag = toTag(res);
   if (status < 200) return true;
   if (status < 300) {
-    if (d.state === 'confirmed') return true; // a second 2xx from another fork: the UA resolves it.
-    const answered = {
-      ...d,
-      state: 'confirmed' as const,
-      calleeTag: tag,
-      calleeContact: firstContactUri(res),
-      answeredAt: s.ctx.now,
-      finalStatus: status,
-      toHeader: header(res, 'to')!,
-      answer,
-      ...answeredDeadline(s, d, res),
-    };
     if (d.state === 'ended' && d.endReason === 'caller-gone') {
       // The caller's socket closed while this 2xx was on its way: finish and hang up for it.
-      ackAndByeOnBehalf(s, answered);
+      ackAndByeOnBehalf(s, answeredBy(d, res));
       return false;
     }
-    s.putDialog(answered);
+    // A second 2xx from another fork finds the dialog confirmed: the UA resolves it (§13.2.2.4).
+    const answered = confirmed(s, d, res, answer);
+    if (answered) s.putDialog(answered);
     return true;
   }
   if (d.state === 'early') {

@@ -76,7 +76,7 @@ describe('a call through both objects', () => {
 
     const aliceCall = sim.state('alice').dialogs[0]!;
     const bobCall = sim.state('bob').dialogs[0]!;
-    expect(aliceCall).toMatchObject({ state: 'confirmed', direction: 'out', peer: 'bob', conn: a, calleeTag: 'bobtag' });
+    expect(aliceCall).toMatchObject({ state: 'confirmed', direction: 'out', peer: 'bob', conn: a, remote: expect.objectContaining({ tag: 'bobtag' }) });
     expect(bobCall).toMatchObject({ state: 'confirmed', direction: 'in', peer: 'alice', conn: b });
     expect(aliceCall.offer).toEqual({ kinds: ['audio'], codecs: ['opus', 'G722', 'PCMU', 'PCMA'] });
     expect(bobCall.answer?.kinds).toEqual(['audio']);
@@ -205,7 +205,7 @@ describe('a call through both objects', () => {
     expect(sim.take(b2).map(what)).toEqual(['ACK']);
     expect(sim.take(a)).toEqual([]);
     expect(sim.state('bob').forks).toHaveLength(0);
-    expect(sim.state('bob').dialogs[0]).toMatchObject({ state: 'confirmed', conn: b, calleeTag: 'one' });
+    expect(sim.state('bob').dialogs[0]).toMatchObject({ state: 'confirmed', conn: b, local: expect.objectContaining({ tag: 'one' }) });
   });
 
   it('CANCEL from the caller: 200 for the CANCEL, CANCEL to each branch, 487 for the INVITE', () => {

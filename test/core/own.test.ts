@@ -62,7 +62,7 @@ describe('records own their strings', () => {
     const [dialog] = sim.state('bob').dialogs;
     const [fork] = sim.state('bob').forks;
     expect(dialog!.callId).toBe(invite.callId);
-    expect(dialog!.fromHeader).toBe(parsed.message.headers.find((h) => h.key === 'from')!.value);
+    expect(dialog!.remote.nameAddr).toBe(parsed.message.headers.find((h) => h.key === 'from')!.value);
     expect(fork!.callId).toBe(invite.callId);
     expect(fork!.base.map((h) => h.key)).toContain('via');
   });

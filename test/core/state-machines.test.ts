@@ -1,6 +1,7 @@
-/** The fork's transition table (sip/proxy/fork-phase.ts) is complete, unambiguous, and what the core follows. */
+/** The fork's and the dialog's transition tables (proxy/fork-phase.ts, dialog/dialog-phase.ts) are unambiguous, cited, and what the core follows. */
 import { describe, expect, it } from 'vitest';
 import { FORK_TRANSITIONS, PHASES, isLive, nextPhase } from '../../sip/proxy/fork-phase.js';
+import { DIALOG_TRANSITIONS, nextState } from '../../sip/dialog/dialog-phase.js';
 import type { Fork, ForkPhase } from '../../sip/state.js';
 import { Sim, DOMAIN } from '../support/sim.js';
 import { TestUA, methodOf } from '../support/ua.js';
@@ -48,5 +49,42 @@ describe('the fork state machine', () => {
     sim.send(b, bob.respond(atBob!, 487, { toTag: 'b' }));
     // The 487 went upstream; the fork is done with every branch, and gone.
     expect(sim.state('bob').forks).toEqual([]);
+  });
+});
+
+describe('the dialog state machine', () => {
+  it('has one row per state and event, each citing its RFC section; an ended dialog moves no more', () => {
+    const keys = DIALOG_TRANSITIONS.map((t) => `${t.from}/${t.on}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const t of DIALOG_TRANSITIONS) expect(t.rfc).toMatch(/§\d/);
+    expect(DIALOG_TRANSITIONS.filter((t) => t.from === 'ended')).toEqual([]);
+    expect(nextState('early', 'answered')).toBe('confirmed');
+    expect(nextState('confirmed', 'answered')).toBeUndefined();
+    expect(nextState('ended', 'bye')).toBeUndefined();
+  });
+
+  it('speaks local and remote: the callee of an answered call has its own tag as local, the caller’s as remote', () => {
+    const sim = new Sim();
+    sim.addUser('alice', 'a-pw');
+    sim.addUser('bob', 'b-pw');
+    const a = sim.connect('alice');
+    const b = sim.connect('bob');
+    const alice = new TestUA('alice', DOMAIN);
+    const bob = new TestUA('bob', DOMAIN);
+    sim.send(a, alice.register().text);
+    sim.send(b, bob.register().text);
+    sim.take(a);
+    sim.take(b);
+    const invite = alice.invite('bob');
+    sim.send(a, invite.text);
+    const [atBob] = sim.take(b);
+    sim.send(b, bob.respond(atBob!, 200, { toTag: 'bobtag', body: atBob!.split('\r\n\r\n')[1] }));
+    const [out] = sim.state('alice').dialogs;
+    const [inc] = sim.state('bob').dialogs;
+    expect(out).toMatchObject({ direction: 'out', state: 'confirmed', remote: { tag: 'bobtag' } });
+    expect(inc).toMatchObject({ direction: 'in', state: 'confirmed', local: { tag: 'bobtag' } });
+    expect(out!.local.tag).toBe(inc!.remote.tag);
+    expect(out!.local.seq).toBe(inc!.remote.seq);
+    expect(inc!.local.target).toBe(out!.remote.target);
   });
 });
