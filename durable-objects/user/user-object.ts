@@ -10,6 +10,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, refusal, step } from '../../sip/index.js';
 import { withDefaultLimits, type ConnInfo, type Input, type StepContext, type TenantPolicy } from '../../sip/io.js';
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
+import type { UserState } from '../../sip/state.js';
 import { takeToken, type Bucket } from '../../sip/policy/rate-limit.js';
 import type { MediaSummary } from '../../sip/policy/sdp.js';
 import type { Env } from '../env.js';
@@ -295,8 +296,9 @@ export class UserObject extends DurableObject<Env> {
     const ctx = this.context();
     if (!ctx) return;
     let result: ReturnType<typeof step>;
+    let prev: UserState;
     try {
-      const prev = this.live.get(this.guard);
+      prev = this.live.get(this.guard);
       result = step(prev, input, ctx);
       this.live.commit(prev, result.state);
       this.guard = result.state.guard;
@@ -308,7 +310,11 @@ export class UserObject extends DurableObject<Env> {
       if (answer !== null && input.type === 'socket-message') sendTo(this.book, input.conn.id, answer);
       return;
     }
-    this.planAlarm();
+    // The plan only ever moves earlier, and only a new fork, dialog or binding can bring
+    // something earlier (a frame heard moves its flow's look later): most in-dialog
+    // messages change none of them, and plan nothing.
+    const next = result.state;
+    if (next.forks !== prev.forks || next.dialogs !== prev.dialogs || next.bindings !== prev.bindings) this.planAlarm();
     await perform(this.host, result.effects);
   }
 

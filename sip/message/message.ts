@@ -10,6 +10,15 @@ export interface HeaderField {
   /** Lower-case long form used for lookup: compact forms are expanded (§7.3.3). */
   readonly key: string;
   readonly value: string;
+  /**
+   * Where the parser found the field, as it was: the message text and the line's span,
+   * CRLF included. A field that is changed is a new object without it, so the serializer
+   * copies every run of untouched lines from the original text instead of writing them
+   * again (a proxy adds its hops and leaves the rest as it came, §16.6).
+   */
+  readonly src?: string;
+  readonly start?: number;
+  readonly end?: number;
 }
 
 interface MessageBase {

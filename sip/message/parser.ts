@@ -81,7 +81,8 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
       if (!prev) return fail(400, 'Malformed header folding', headers);
       const value = `${prev.value} ${text.slice(lineStart, end).trim()}`;
       if (!opts.trusted && tooLong === null && prev.name.length + value.length + 2 > MAX_HEADER_LINE) tooLong = prev.name;
-      headers.push({ ...prev, value });
+      // The folded field is spliced as its lines were, folding included.
+      headers.push(prev.src !== undefined && lf >= 0 && end !== stop ? { ...prev, value, end: pos } : { name: prev.name, key: prev.key, value });
       continue;
     }
     const colon = text.indexOf(':', lineStart);
@@ -91,7 +92,9 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
     const name = text.slice(lineStart, nameEnd);
     if (!isToken(name)) return fail(400, `Malformed header name: ${clip(name)}`, headers);
     if (!opts.trusted && tooLong === null && end - lineStart > MAX_HEADER_LINE) tooLong = name;
-    headers.push(field(name, text.slice(colon + 1, end).trim()));
+    const f = field(name, text.slice(colon + 1, end).trim());
+    // A line that ends in CRLF can be copied as it is; one with a bare LF is written anew.
+    headers.push(lf >= 0 && end !== stop && name.length > 1 ? { name: f.name, key: f.key, value: f.value, src: text, start: lineStart, end: pos } : f);
   }
   firstLine ??= '';
   if (!opts.trusted && pos > MAX_HEADER_SECTION && body === '') return fail(513, 'Header Section Too Large', headers);

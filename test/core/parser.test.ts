@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { parseMessage } from '../../sip/message/parser.js';
 import { serialize } from '../../sip/message/serializer.js';
 import { contacts, cseq, fromTag, integerHeader, toTag, vias } from '../../sip/message/headers.js';
-import { header, type SipMessage } from '../../sip/message/message.js';
+import { field as headerField, header, prependHeaders, setHeader, type SipMessage } from '../../sip/message/message.js';
 import { utf8Length } from '../../sip/message/grammar.js';
 import { allTraces } from '../support/traces.js';
 import { INVALID, VALID } from '../fixtures/torture.js';
@@ -139,6 +139,21 @@ describe('property: no input ever throws', () => {
         check(text);
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('splicing (a proxy leaves what it does not touch as it came, §16.6)', () => {
+  it('copies untouched header lines byte for byte and writes only what changed', () => {
+    const text =
+      'INVITE sip:bob@example.com SIP/2.0\r\nVia:   SIP/2.0/WSS a.invalid;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nTo:<sip:bob@example.com>\r\n' +
+      'From: <sip:alice@example.com>;tag=1\r\nX-Odd:  keep   my  spacing \r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n';
+    const r = parseMessage(text);
+    if (!r.ok || r.message.kind !== 'request') throw new Error('did not parse');
+    const out = serialize(setHeader(prependHeaders(r.message, [headerField('Via', 'SIP/2.0/WSS sb.invalid;branch=z9hG4bK2')]), 'Max-Forwards', '69'));
+    expect(out).toBe(
+      'INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/WSS sb.invalid;branch=z9hG4bK2\r\nVia:   SIP/2.0/WSS a.invalid;branch=z9hG4bK1\r\nMax-Forwards: 69\r\nTo:<sip:bob@example.com>\r\n' +
+        'From: <sip:alice@example.com>;tag=1\r\nX-Odd:  keep   my  spacing \r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
     );
   });
 });
