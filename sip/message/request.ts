@@ -5,14 +5,8 @@
  */
 import { field, type HeaderField, type SipRequest } from './message.js';
 
-export interface RequestParts {
+export interface RequestParts extends CancelledInvite {
   readonly method: string;
-  readonly uri: string;
-  readonly via: string;
-  readonly from: string;
-  readonly to: string;
-  readonly callId: string;
-  readonly cseq: number;
   readonly headers?: readonly HeaderField[];
 }
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { FORK_TRANSITIONS, PHASES, isLive, nextPhase } from '../../sip/proxy/fork-phase.js';
 import { DIALOG_TRANSITIONS, nextState } from '../../sip/dialog/dialog-phase.js';
 import type { Fork, ForkPhase } from '../../sip/state.js';
-import { Sim, DOMAIN } from '../support/sim.js';
-import { TestUA, methodOf } from '../support/ua.js';
+import { registeredPair } from '../support/sim.js';
+import { methodOf } from '../support/ua.js';
 
 const phases = Object.keys(PHASES) as ForkPhase[];
 const fork = (phase: ForkPhase) => ({ phase }) as Fork;
@@ -27,17 +27,7 @@ describe('the fork state machine', () => {
   });
 
   it('goes trying -> canceling -> completed when the caller cancels a ringing call', () => {
-    const sim = new Sim();
-    sim.addUser('alice', 'a-pw');
-    sim.addUser('bob', 'b-pw');
-    const a = sim.connect('alice');
-    const b = sim.connect('bob');
-    const alice = new TestUA('alice', DOMAIN);
-    const bob = new TestUA('bob', DOMAIN);
-    sim.send(a, alice.register().text);
-    sim.send(b, bob.register().text);
-    sim.take(a);
-    sim.take(b);
+    const { sim, alice, bob, a, b } = registeredPair();
     const invite = alice.invite('bob');
     sim.send(a, invite.text);
     const [atBob] = sim.take(b);
@@ -64,17 +54,7 @@ describe('the dialog state machine', () => {
   });
 
   it('speaks local and remote: the callee of an answered call has its own tag as local, the caller’s as remote', () => {
-    const sim = new Sim();
-    sim.addUser('alice', 'a-pw');
-    sim.addUser('bob', 'b-pw');
-    const a = sim.connect('alice');
-    const b = sim.connect('bob');
-    const alice = new TestUA('alice', DOMAIN);
-    const bob = new TestUA('bob', DOMAIN);
-    sim.send(a, alice.register().text);
-    sim.send(b, bob.register().text);
-    sim.take(a);
-    sim.take(b);
+    const { sim, alice, bob, a, b } = registeredPair();
     const invite = alice.invite('bob');
     sim.send(a, invite.text);
     const [atBob] = sim.take(b);

@@ -7,8 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, freePort, stopGroup, type DevServer } from './dev-server.js';
+import { ROOT, freePort, stopGroup, wranglerDevArgs, type DevServer } from './dev-server.js';
 
 export interface CrashServer extends DevServer {
   readonly port: number;
@@ -23,20 +22,7 @@ export interface CrashServer extends DevServer {
 export async function startCrashServer(o: { stateDir: string; port: number; adminToken: string; vars?: Record<string, string> }): Promise<CrashServer> {
   const inspector = await freePort();
   const vars = { ADMIN_TOKEN: o.adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
-  const args = [
-    join(ROOT, 'scripts/wrangler.mjs'),
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(o.port),
-    '--inspector-port',
-    String(inspector),
-    '--persist-to',
-    o.stateDir,
-    '--show-interactive-dev-session=false',
-    ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-  ];
+  const args = wranglerDevArgs(o.port, inspector, o.stateDir, vars);
   let output = '';
   // Detached: the child leads a process group of its own, which kill() ends in one signal.
   const child: ChildProcess = spawn(process.execPath, args, {

@@ -64,13 +64,9 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export async function startDevServer(o: { vars?: Record<string, string>; port?: number } = {}): Promise<DevServer> {
-  const port = o.port ?? (await freePort());
-  const inspector = await freePort();
-  const state = mkdtempSync(join(tmpdir(), 'switchboard-dev-'));
-  const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
-  const vars = { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
-  const args = [
+/** The command line of `wrangler dev` on loopback with its own port, inspector port, state directory and vars. */
+export function wranglerDevArgs(port: number, inspector: number, stateDir: string, vars: Record<string, string>): string[] {
+  return [
     join(ROOT, 'scripts/wrangler.mjs'),
     'dev',
     '--ip',
@@ -80,10 +76,19 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
     '--inspector-port',
     String(inspector),
     '--persist-to',
-    state,
+    stateDir,
     '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ];
+}
+
+export async function startDevServer(o: { vars?: Record<string, string>; port?: number } = {}): Promise<DevServer> {
+  const port = o.port ?? (await freePort());
+  const inspector = await freePort();
+  const state = mkdtempSync(join(tmpdir(), 'switchboard-dev-'));
+  const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
+  const vars = { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
+  const args = wranglerDevArgs(port, inspector, state, vars);
   let output = '';
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
