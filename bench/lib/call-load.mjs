@@ -46,6 +46,7 @@ export async function callLoad({ population, pairs, concurrency, warmupMs, windo
   const gen0 = process.cpuUsage();
   const others = foreignLoad(cores.generator, cores.server);
   const t0 = performance.now();
+  const windowStartedAt = Date.now();
   phase = 'window';
   await new Promise((resolve) => {
     const timer = setTimeout(resolve, windowMs);
@@ -61,6 +62,7 @@ export async function callLoad({ population, pairs, concurrency, warmupMs, windo
     }
   });
   phase = 'drain';
+  const windowEndedAt = Date.now();
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = serverCpuMs() - cpu0;
   const gen = process.cpuUsage(gen0);
@@ -77,6 +79,7 @@ export async function callLoad({ population, pairs, concurrency, warmupMs, windo
     setupLatencyMs: latency,
     callsStarted: started,
     callsCompleted: completedTotal,
+    callsCompletedInWindow: completedInWindow,
     failedCalls: failures.total,
     failuresByCause: failures.byCause,
     sdpMismatches: tally.sdpMismatches,
@@ -87,5 +90,8 @@ export async function callLoad({ population, pairs, concurrency, warmupMs, windo
     serverCpuUtilisation: Math.round((cpu / (elapsedS * 1000)) * 1000) / 1000,
     generatorCpuUtilisation: Math.round(((gen.user + gen.system) / 1000 / (elapsedS * 1000)) * 1000) / 1000,
     otherProcessesCpuShare: foreign,
+    // The window on the wall clock, which the meter's lines are matched against.
+    windowStartedAt,
+    windowEndedAt,
   };
 }

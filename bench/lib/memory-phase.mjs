@@ -86,30 +86,6 @@ async function wakeUps(uas, pids, concurrency) {
   };
 }
 
-/**
- * At most this many new sockets, then a pause long enough for their objects to hibernate.
- * A registering user's object is awake with its SQLite database open, and workerd caps
- * SQLite's memory for the whole process (512 MiB): around 2,800 awake Switchboard user
- * objects, the next ones fail with SQLITE_NOMEM. Real clients do not arrive 3,000 within
- * ten seconds on one process; the bench paces every target the same way.
- */
-const AWAKE_BATCH = 2000;
-const HIBERNATE_MS = 11_000;
-
-async function registerPaced(pop, from, to, concurrency) {
-  const total = { registered: 0, failures: 0, failuresByCause: {}, seconds: 0 };
-  for (let start = from; start < to; start += AWAKE_BATCH) {
-    if (start > from) await sleep(HIBERNATE_MS);
-    const r = await pop.register(start, Math.min(to, start + AWAKE_BATCH), { concurrency });
-    total.registered += r.registered;
-    total.failures += r.failures;
-    total.seconds += r.seconds;
-    for (const [k, v] of Object.entries(r.failuresByCause)) total.failuresByCause[k] = (total.failuresByCause[k] ?? 0) + v;
-  }
-  total.registrationsPerSecond = Math.round((total.registered / total.seconds) * 10) / 10;
-  return total;
-}
-
 export async function memoryPhase({ target, steps, idleMs, concurrency, wake, log }) {
   const pids = () => target.pids();
   // Warm-up: load the code and run every path once, then let it all go idle.
@@ -124,7 +100,7 @@ export async function memoryPhase({ target, steps, idleMs, concurrency, wake, lo
   const out = { baselineKiB, idleSeconds: idleMs / 1000, steps: [] };
   let have = 0;
   for (const n of steps) {
-    const reg = await registerPaced(pop, have, n, concurrency);
+    const reg = await pop.registerPaced(have, n, { concurrency });
     have = n;
     if (reg.failures > 0) log(`  ${reg.failures} registrations failed: ${JSON.stringify(reg.failuresByCause)}`);
     // Idle sockets should cost no CPU: what the server spends now is timers waking objects.

@@ -4,7 +4,8 @@
  * tree (nanosecond schedstat, summed over threads) and its proportional set size.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { connect } from 'node:net';
 
 /** Starts `cmd args` pinned to `core` (taskset execs, so the child's PID is the server's). */
@@ -94,6 +95,30 @@ export function cpuMs(pids) {
   return ns / 1e6;
 }
 
+/**
+ * Durable Object databases the processes have open: an object's SQLite file is open while
+ * it is awake and closed once it hibernates, so for the product this is its awake objects.
+ */
+export function openDatabases(pids) {
+  let n = 0;
+  for (const pid of pids) {
+    let fds = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (/\/[0-9a-f]+\.sqlite$/.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) n++;
+      } catch {
+        // closed while we looked
+      }
+    }
+  }
+  return n;
+}
+
 /** Proportional set size of the processes, in KiB (shared pages split among sharers). */
 export function pssKiB(pids) {
   let kib = 0;
@@ -108,16 +133,35 @@ export function pssKiB(pids) {
   return kib;
 }
 
+/** Calls `fn` with each line of a file, a megabyte at a time (a metered server's log runs to hundreds of MB). */
+function forEachLine(file, fn) {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      const lines = (rest + decoder.write(buf.subarray(0, n))).split('\n');
+      rest = lines.pop();
+      for (const line of lines) fn(line);
+    }
+    if (rest) fn(rest + decoder.end());
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Error lines a server wrote to its log so far, by message (numbers and ids folded). */
 export function logErrors(file) {
   if (!file || !existsSync(file)) return { total: 0, byMessage: {} };
   const byMessage = {};
   let total = 0;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.startsWith('stack:') || !/\berror\b|CRITICAL|SQLITE_/i.test(line)) continue;
+  forEachLine(file, (line) => {
+    // The meter's lines (durable-objects/shared/meter.ts) name a `ws-error` event kind.
+    if (line.startsWith('stack:') || line.startsWith('sbmeter ') || !/\berror\b|CRITICAL|SQLITE_/i.test(line)) return;
     total++;
     const key = line.replace(/^\s*\d+\(\d+\)\s*/, '').replace(/reference = \S+/, 'reference = #').replace(/0x[0-9a-f]+|[0-9a-f]{16,}|\d+/gi, '#').slice(0, 160);
     byMessage[key] = (byMessage[key] ?? 0) + 1;
-  }
+  });
   return { total, byMessage };
 }

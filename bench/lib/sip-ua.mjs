@@ -1,8 +1,10 @@
 /**
  * One simulated browser: a SIP user agent on one WebSocket (RFC 7118), the way JsSIP
  * behaves. As UAC it sends requests and awaits their final responses; as UAS it answers
- * what arrives (180 + 200 to INVITE, 200 to re-INVITE and BYE) and checks that every
- * session description arrived byte-for-byte as its sender wrote it.
+ * what arrives (100 to every INVITE, as JsSIP's and SIP.js's INVITE server transactions
+ * do at once, RFC 3261 §17.2.1; then 180 + 200 to an INVITE, after the call's ring time;
+ * 200 to re-INVITE, BYE and OPTIONS) and checks that every session description arrived
+ * byte-for-byte as its sender wrote it.
  */
 import WebSocket from 'ws';
 import { authorization, md5Challenge } from './digest.mjs';
@@ -18,7 +20,7 @@ export class SipUa {
    * @param o.calls  shared registry Call-ID -> call record (SDPs to expect and to answer with)
    * @param o.tally  shared counters (acks, sdpMismatches, unexpected)
    */
-  constructor({ user, domain, password, url, calls, tally }) {
+  constructor({ user, domain, password, url, calls, tally, expires = 600 }) {
     this.user = user;
     this.domain = domain;
     this.password = password;
@@ -30,6 +32,7 @@ export class SipUa {
     this.aor = `sip:${user}@${domain}`;
     this.regCallId = token() + token();
     this.regTag = token();
+    this.expires = expires;
     this.waiters = new Map();
     this.keepalive = null;
     this.ws = null;
@@ -83,10 +86,13 @@ export class SipUa {
   }
 
   onResponse(res) {
-    if (res.status < 200) return;
     const method = res.cseq[1];
     const key = this.waiters.has(`${method}|${res.callId}`) ? `${method}|${res.callId}` : `${method}|*`;
     const w = this.waiters.get(key);
+    if (res.status < 200) {
+      w?.onProvisional?.(res);
+      return;
+    }
     if (!w) {
       this.tally.unexpected++;
       return;
@@ -104,15 +110,18 @@ export class SipUa {
     }
   }
 
-  /** Sends a request and resolves with its final response. `callId` '*' matches any. */
-  transact(method, callId, text, timeoutMs = TRANSACTION_TIMEOUT_MS) {
+  /**
+   * Sends a request and resolves with its final response. `callId` '*' matches any.
+   * `onProvisional(res)` is told of each 1xx.
+   */
+  transact(method, callId, text, { timeoutMs = TRANSACTION_TIMEOUT_MS, onProvisional = null } = {}) {
     return new Promise((resolve, reject) => {
       const key = `${method}|${callId}`;
       const timer = setTimeout(() => {
         this.waiters.delete(key);
         reject(new ScenarioFailure('timeout', `${method} as ${this.user}`));
       }, timeoutMs);
-      this.waiters.set(key, { resolve, reject, timer });
+      this.waiters.set(key, { resolve, reject, timer, onProvisional });
       if (!this.isOpen) {
         this.failAll('closed');
         return;
@@ -159,7 +168,7 @@ export class SipUa {
       cseq,
       contact: false,
       auth,
-      extra: [`Contact: <${this.contact}>;expires=600`, 'Expires: 600', ALLOW, 'Supported: path,gruu,outbound', USER_AGENT],
+      extra: [`Contact: <${this.contact}>;expires=${this.expires}`, `Expires: ${this.expires}`, ALLOW, 'Supported: path,gruu,outbound', USER_AGENT],
     });
   }
 
@@ -227,6 +236,11 @@ export class SipUa {
       case 'BYE':
         this.send(response(req, 200, 'OK'));
         break;
+      case 'OPTIONS':
+        // The service asking whether a silent flow is alive (RFC 5626 §4.4, RFC 3261 §11.2).
+        this.tally.options = (this.tally.options ?? 0) + 1;
+        this.send(response(req, 200, 'OK', { extra: [ALLOW, 'Accept: application/sdp'] }));
+        break;
       default:
         this.tally.unexpected++;
         this.send(response(req, 200, 'OK'));
@@ -241,11 +255,19 @@ export class SipUa {
       return;
     }
     const initial = tagOf(req.get('to')) === null;
+    // The INVITE server transaction's own 100, without a To tag (JsSIP Transactions.js,
+    // SIP.js invite-server-transaction.ts).
+    this.send(response(req, 100, 'Trying'));
     if (req.body !== (initial ? call.offer : call.holdOffer)) this.tally.sdpMismatches++;
     const extra = [ALLOW, 'Supported: ice,replaces,outbound', USER_AGENT];
     if (initial) {
       this.send(response(req, 180, 'Ringing', { toTag: call.calleeTag, contact: this.contact, extra: [USER_AGENT] }));
-      this.send(response(req, 200, 'OK', { toTag: call.calleeTag, contact: this.contact, body: call.answer, extra }));
+      const answer = () => {
+        call.answeredAt = performance.now();
+        if (this.isOpen) this.send(response(req, 200, 'OK', { toTag: call.calleeTag, contact: this.contact, body: call.answer, extra }));
+      };
+      if (call.ringMs > 0) setTimeout(answer, call.ringMs);
+      else answer();
     } else {
       this.send(response(req, 200, 'OK', { contact: this.contact, body: call.holdAnswer, extra }));
     }

@@ -5,8 +5,12 @@
  * peer's socket. No SIP logic: the pairing is given in the URL
  * (`/relay/{user}?peer={peer}`), and REGISTER gets canned answers (401 until the request
  * carries Authorization, then 200) so that registration costs the same round trips.
+ *
+ * It carries the product's meter (durable-objects/shared/meter.ts, on with
+ * SWITCHBOARD_METER=1), so it is bundled with it by esbuild (targets/relay.mjs).
  */
 import { DurableObject } from 'cloudflare:workers';
+import { metered } from '../../durable-objects/shared/meter.ts';
 
 const CHALLENGE = [
   'SIP/2.0 401 Unauthorized',
@@ -36,7 +40,7 @@ const REGISTERED = [
   '',
 ].join('\r\n');
 
-export class RelayUser extends DurableObject {
+class RelayUser extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
@@ -73,6 +77,9 @@ export class RelayUser extends DurableObject {
     }
   }
 }
+
+const MeteredRelayUser = metered(RelayUser, ['deliver']);
+export { MeteredRelayUser as RelayUser };
 
 export default {
   async fetch(request, env) {

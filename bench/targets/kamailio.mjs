@@ -28,6 +28,7 @@ export function kamailioTarget({ repo, runDir, port, core }) {
     runtime: `${kamailioVersion()} (native, -m 1024, 2 TCP workers)`,
     domain: 'kamailio.bench.invalid',
     settleSeconds: 15,
+    meteredBindings: [],
     async build() {
       if (!kamailioVersion()) throw new Error(`${BINARY} not found: install kamailio and kamailio-websocket-modules`);
     },

@@ -54,14 +54,19 @@ export function productTarget({ repo, runDir, stateRoot, port, core, adminToken,
     // REGISTER; digest authentication cancels the unauthenticated-socket alarm, and a
     // binding is written through, so no write-behind alarm is pending).
     settleSeconds: 15,
+    /** Env bindings whose objects carry the meter (the rest are counted where calls leave for them). */
+    meteredBindings: ['USERS'],
 
     /** `wrangler deploy --dry-run`: the exact bundle a deploy would upload. */
     async build() {
       await run(process.execPath, ['scripts/wrangler.mjs', 'deploy', '--dry-run', '--outdir', bundleDir], repo);
     },
 
-    /** @param state 'empty' | 'kept' | 'saved' (see prepareState) */
-    async start({ state = 'kept', inspectorPort } = {}) {
+    /**
+     * @param state 'empty' | 'kept' | 'saved' (see prepareState)
+     * @param meter counts per event, printed on workerd's stdout (the log file)
+     */
+    async start({ state = 'kept', inspectorPort, meter = false } = {}) {
       await slot.run(state, {
         name: 'switchboard',
         core,
@@ -75,7 +80,8 @@ export function productTarget({ repo, runDir, stateRoot, port, core, adminToken,
           { binding: 'TENANTS', className: 'TenantObject' },
           { binding: 'DIRECTORY', className: 'DirectoryObject' },
         ],
-        text: { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off' },
+        // SWITCHBOARD_METER=1: the user objects count per event (durable-objects/shared/meter.ts).
+        text: { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(meter ? { SWITCHBOARD_METER: '1' } : {}) },
       });
       const existing = await api('GET', `/v1/tenants/${TENANT}`);
       if (existing.status === 200) {

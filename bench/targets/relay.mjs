@@ -1,12 +1,17 @@
 /**
  * The bare relay Worker (bench/relay/worker.js) under the same runtime and configuration
- * as the product: workerd, SQLite-backed Durable Objects on local disk, same core.
+ * as the product: workerd, SQLite-backed Durable Objects on local disk, same core. It is
+ * bundled by esbuild with the product's meter (durable-objects/shared/meter.ts), which
+ * counts only when started with `meter: true` (SWITCHBOARD_METER=1).
  */
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { compatibilityDate, workerdSlot, workerdVersion } from './workerd.mjs';
 
 export function relayTarget({ repo, runDir, stateRoot, port, core }) {
   const slot = workerdSlot(join(stateRoot, 'relay'));
+  const configDir = join(runDir, 'relay-config');
+  const bundle = join(configDir, 'relay-bundle.js');
   return {
     name: 'relay',
     label: 'bare relay Worker',
@@ -14,19 +19,31 @@ export function relayTarget({ repo, runDir, stateRoot, port, core }) {
     domain: 'relay.invalid',
     // Objects hibernate 10 s after their last event.
     settleSeconds: 15,
-    async build() {},
+    /** Env bindings whose objects carry the meter (the rest are counted where calls leave for them). */
+    meteredBindings: ['RELAY'],
+    async build() {
+      await build({
+        entryPoints: [join(repo, 'bench', 'relay', 'worker.js')],
+        bundle: true,
+        format: 'esm',
+        platform: 'neutral',
+        external: ['cloudflare:workers'],
+        outfile: bundle,
+        logLevel: 'warning',
+      });
+    },
     /** @param state 'empty' | 'kept' | 'saved' (see prepareState) */
-    async start({ state = 'kept', inspectorPort } = {}) {
+    async start({ state = 'kept', inspectorPort, meter = false } = {}) {
       await slot.run(state, {
         name: 'relay',
         core,
         port,
         inspectorPort,
-        configDir: join(runDir, 'relay-config'),
+        configDir,
         compatibilityDate: compatibilityDate(repo),
-        modules: [{ name: 'worker.js', path: join(repo, 'bench', 'relay', 'worker.js') }],
+        modules: [{ name: 'worker.js', path: bundle }],
         durableObjects: [{ binding: 'RELAY', className: 'RelayUser' }],
-        text: {},
+        text: meter ? { SWITCHBOARD_METER: '1' } : {},
       });
     },
     async provision() {
