@@ -53,7 +53,7 @@ export type Effect =
    * Hand a request to another user's object (or this one, for calls to oneself). `media`
    * is what the SDP inside was found to hold where it entered, so it is parsed only once.
    */
-  | { readonly type: 'relay-request'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null }
+  | { readonly type: 'relay-request'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null; readonly initial?: boolean }
   | { readonly type: 'relay-response'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null }
   /** The socket authenticated by digest: record it in the socket's attachment. */
   | { readonly type: 'authenticate'; readonly conn: string };

@@ -35,8 +35,9 @@ export class Step {
     this.send(conn, createResponse(req, status, { toTag: this.ctx.newId(), ...opts }));
   }
 
-  relayRequest(to: string, msg: SipRequest, media: MediaSummary | null = null): void {
-    this.effects.push({ type: 'relay-request', to, text: serialize(msg), ...(media ? { media } : {}) });
+  /** `initial`: a request out of any dialog, to a user this object may never have reached. */
+  relayRequest(to: string, msg: SipRequest, media: MediaSummary | null = null, initial = false): void {
+    this.effects.push({ type: 'relay-request', to, text: serialize(msg), ...(media ? { media } : {}), ...(initial ? { initial } : {}) });
   }
 
   relayResponse(to: string, msg: SipMessage, media: MediaSummary | null = null): void {

@@ -50,7 +50,9 @@ export class AlarmPlan {
     let at: number | null = null;
     for (const c of candidates) if (c !== null && (at === null || c < at)) at = c;
     if (at !== null && this.firing) at = Math.max(at, Date.now() + 1);
-    if (exact && at !== this.at) {
+    // Nothing left to wake for (the call ended, the socket signed in): the pending alarm
+    // goes, rather than wake the object for nothing later.
+    if ((exact || at === null) && at !== this.at) {
       this.at = at;
       void (at === null ? this.storage.deleteAlarm() : this.storage.setAlarm(at));
     } else if (at !== null && (this.at === null || at < this.at)) {

@@ -34,7 +34,7 @@ export async function perform(host: EffectHost, effects: readonly Effect[]): Pro
       case 'relay-request':
       case 'relay-response':
         // Calls on one stub are delivered in order (E-order), so a CANCEL never overtakes its INVITE.
-        pending.push(relay(host, e.type, e.to, e.text, e.media ?? null));
+        pending.push(relay(host, e.type, e.to, e.text, e.media ?? null, e.type === 'relay-request' && e.initial === true));
         break;
     }
   }
@@ -51,7 +51,7 @@ export function sendTo(book: SocketBook, conn: string, text: string): void {
   }
 }
 
-async function relay(host: EffectHost, kind: 'relay-request' | 'relay-response', to: string, text: string, media: MediaSummary | null): Promise<void> {
+async function relay(host: EffectHost, kind: 'relay-request' | 'relay-response', to: string, text: string, media: MediaSummary | null, initial: boolean): Promise<void> {
   const { tenant, user: me } = host.identity();
   const failed = (status: number, reason: string) => (kind === 'relay-request' ? host.run({ type: 'relay-failed', text, status, reason }) : Promise.resolve());
   try {
@@ -61,8 +61,10 @@ async function relay(host: EffectHost, kind: 'relay-request' | 'relay-response',
       return;
     }
     // An object addressed is an object created: a user the tenant does not have is
-    // answered here, and nothing is stored for it anywhere (RFC 3261 §16.6, 404).
-    if (!(await host.peers.exists(to))) return failed(404, 'User Not Found');
+    // answered here, and nothing is stored for it anywhere (RFC 3261 §16.6, 404). Only a
+    // request out of any dialog can name a new peer: responses and in-dialog requests go
+    // to one that has already spoken to us, and ask the tenant nothing.
+    if (initial && !(await host.peers.exists(to))) return failed(404, 'User Not Found');
     const stub = host.peers.stub(to);
     if (kind === 'relay-request') await stub.relayRequest({ tenant, user: to }, me, text, media);
     else await stub.relayResponse({ tenant, user: to }, me, text, media);

@@ -180,7 +180,7 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
   // RFC 3325 §9.1: toward the callee the service asserts who is calling.
   const hopped = decrementHops(routed);
   const asserted = withHeaders(hopped, [...hopped.headers, assertedIdentity(s.ctx.user, s.ctx.policy.domain, s.ctx.displayName)]);
-  s.relayRequest(target, prependHeaders(asserted, added), offer.summary);
+  s.relayRequest(target, prependHeaders(asserted, added), offer.summary, true);
 }
 
 function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {

@@ -20,7 +20,12 @@ import { serialize } from '../message/serializer.js';
 import { buildRequest } from '../message/request.js';
 import type { UserState } from '../state.js';
 
-export const CALL_SILENCE_MS = 30_000;
+/**
+ * A minute: longer than most calls, so a short call costs no probe at all, and a dead
+ * flow in a call is still found within 70 s (RFC 5626 §4.4.1 keeps TCP keepalives near
+ * two minutes; a call whose media is peer-to-peer says nothing on its flow meanwhile).
+ */
+export const CALL_SILENCE_MS = 60_000;
 export const RINGING_SILENCE_MS = 5_000;
 export const PROBE_TIMEOUT_MS = 10_000;
 /** RFC 5626 §4.4.1: the interval the server asks of outbound clients, in seconds. */

@@ -5,7 +5,7 @@ import { registeredPair } from '../support/sim.js';
 const T = 1_000_000;
 
 describe('dead flows (RFC 5626 §4.4): when a flow is probed and when it is dead', () => {
-  it('a flow in a call is probed after 30 s of silence, and dead 10 s after an unanswered probe', () => {
+  it('a flow in a call is probed after a minute of silence, and dead 10 s after an unanswered probe', () => {
     const heard = { heardAt: T, ringingSince: null, probedAt: null };
     expect(judgeFlow('call', heard, T + CALL_SILENCE_MS - 1)).toEqual({ action: 'none', next: T + CALL_SILENCE_MS });
     expect(judgeFlow('call', heard, T + CALL_SILENCE_MS)).toEqual({ action: 'probe', next: T + CALL_SILENCE_MS + PROBE_TIMEOUT_MS });

@@ -4,7 +4,7 @@
  * registers and answers a call from a caller of the same library in this process; once
  * the call is confirmed the callee's process is stopped (SIGSTOP), so its TCP connection
  * stays open but nothing answers on it. The service must notice (sip/liveness.ts: a flow
- * in a call silent 30 s is probed with OPTIONS and closed 10 s later if it says nothing),
+ * in a call silent 60 s is probed with OPTIONS and closed 10 s later if it says nothing),
  * end the call with a BYE to the caller within two minutes, and drop the dead flow's
  * binding, so that a new call to the callee is refused at once instead of ringing into it.
  * Both libraries run side by side, so the file takes about one detection time.

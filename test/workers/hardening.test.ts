@@ -2,6 +2,7 @@
  * Hostile clients through the real edge (issue 11): each test is named for what it proves.
  * The unauthenticated socket's 30 s, in real time, is in unauthenticated.test.ts.
  */
+import { CALL_SILENCE_MS, PROBE_TIMEOUT_MS } from '../../sip/registrar/liveness.js';
 import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -314,12 +315,12 @@ describe('7. a frozen peer is noticed', () => {
     const { t, alice, bob } = await callInProgress();
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
     const start = Date.now();
-    await alarmAt(stub, start + 31_000);
+    await alarmAt(stub, start + CALL_SILENCE_MS + 1_000);
     vi.useRealTimers();
     const probe = asRequest(await bob.sock.next('OPTIONS'));
     expect(header(probe, 'via')).toMatch(/branch=z9hG4bK-sb~g/);
     // bob stays silent: ten seconds later his flow is dead.
-    await alarmAt(stub, start + 42_000);
+    await alarmAt(stub, start + CALL_SILENCE_MS + PROBE_TIMEOUT_MS + 2_000);
     vi.useRealTimers();
     expect((await bob.sock.waitClosed()).code).toBe(1001);
     const bye = asRequest(await alice.sock.next('BYE'));
@@ -333,12 +334,12 @@ describe('7. a frozen peer is noticed', () => {
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
     const start = Date.now();
     // The clock stays at the probe's time while bob answers it, as it would in real time.
-    await alarmAt(stub, start + 31_000);
+    await alarmAt(stub, start + CALL_SILENCE_MS + 1_000);
     const probe = await bob.sock.next('OPTIONS');
-    vi.setSystemTime(start + 31_050);
+    vi.setSystemTime(start + CALL_SILENCE_MS + 1_050);
     bob.sock.send(bob.ua.respond(probe, 200));
     await new Promise((r) => setTimeout(r, 100));
-    await alarmAt(stub, start + 42_000);
+    await alarmAt(stub, start + CALL_SILENCE_MS + PROBE_TIMEOUT_MS + 2_000);
     vi.useRealTimers();
     await alice.sock.quiet(200, 'BYE');
     expect(bob.sock.closed).toBeNull();
