@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { ROOT, freePort, stopGroup, wranglerDevArgs, type DevServer } from './dev-server.js';
+import { ROOT, apiCall, freePort, stopGroup, wranglerDevArgs, type DevServer } from './dev-server.js';
 
 export interface CrashServer extends DevServer {
   readonly port: number;
@@ -102,21 +102,7 @@ export async function startCrashServer(o: { stateDir: string; port: number; admi
     logs: () => output,
     stateDir: o.stateDir,
     pid,
-    async api(method, path, body, token) {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${token ?? o.adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON
-      }
-      return { status: res.status, body: parsed as never };
-    },
+    api: (method, path, body, token) => apiCall(url, token ?? o.adminToken, method, path, body),
     kill,
     // The state directory is the caller's: stopping leaves it in place.
     stop: () => stopGroup(child),

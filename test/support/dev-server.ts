@@ -128,23 +128,26 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
     logs: () => output,
     stateDir: state,
     pid: child.pid!,
-    async api(method, path, body, token) {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${token ?? adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON
-      }
-      return { status: res.status, body: parsed as never };
-    },
+    api: (method, path, body, token) => apiCall(url, token ?? adminToken, method, path, body),
     stop,
   };
+}
+
+/** A JSON API call with a bearer token: the status, and the body parsed when it is JSON. */
+export async function apiCall<T>(url: string, bearer: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${bearer}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed as T };
 }
 
 /** Creates a tenant and users through the API; returns the tenant's domain and API key. */
