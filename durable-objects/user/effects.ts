@@ -28,7 +28,10 @@ export async function perform(host: EffectHost, effects: readonly Effect[]): Pro
         sendTo(host.book, e.conn, e.text);
         break;
       case 'authenticate':
-        for (const ws of [host.book.socket(e.conn)]) if (ws) host.book.update(ws, { ...host.book.attachment(ws), a: 'digest' });
+        {
+          const ws = host.book.socket(e.conn);
+          if (ws) host.book.update(ws, { ...host.book.attachment(ws), a: 'digest' });
+        }
         host.signedIn();
         break;
       case 'relay-request':

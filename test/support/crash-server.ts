@@ -5,9 +5,8 @@
  * flushed or closed in order), and started again on the same directory and port. The
  * arguments are those of dev-server.ts; the caller creates and deletes the directory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { ROOT, apiCall, freePort, stopGroup, wranglerDevArgs, type DevServer } from './dev-server.js';
+import { apiCall, freePort, spawnWranglerDev, stopGroup, wranglerDevArgs, type DevServer } from './dev-server.js';
 
 export interface CrashServer extends DevServer {
   readonly port: number;
@@ -22,17 +21,8 @@ export interface CrashServer extends DevServer {
 export async function startCrashServer(o: { stateDir: string; port: number; adminToken: string; vars?: Record<string, string> }): Promise<CrashServer> {
   const inspector = await freePort();
   const vars = { ADMIN_TOKEN: o.adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
-  const args = wranglerDevArgs(o.port, inspector, o.stateDir, vars);
-  let output = '';
   // Detached: the child leads a process group of its own, which kill() ends in one signal.
-  const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout!.on('data', (d) => (output += d.toString()));
-  child.stderr!.on('data', (d) => (output += d.toString()));
+  const { child, output } = spawnWranglerDev(wranglerDevArgs(o.port, inspector, o.stateDir, vars));
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${o.port}`;
@@ -80,7 +70,7 @@ export async function startCrashServer(o: { stateDir: string; port: number; admi
 
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output.text}`);
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
@@ -89,7 +79,7 @@ export async function startCrashServer(o: { stateDir: string; port: number; admi
     }
     if (Date.now() > deadline) {
       await stopGroup(child);
-      throw new Error(`wrangler dev did not come up on ${url}:\n${output}`);
+      throw new Error(`wrangler dev did not come up on ${url}:\n${output.text}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -99,7 +89,7 @@ export async function startCrashServer(o: { stateDir: string; port: number; admi
     wsBase: `ws://127.0.0.1:${o.port}`,
     port: o.port,
     adminToken: o.adminToken,
-    logs: () => output,
+    logs: () => output.text,
     stateDir: o.stateDir,
     pid,
     api: (method, path, body, token) => apiCall(url, token ?? o.adminToken, method, path, body),

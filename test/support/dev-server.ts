@@ -82,22 +82,30 @@ export function wranglerDevArgs(port: number, inspector: number, stateDir: strin
   ];
 }
 
+/**
+ * Starts `wrangler dev` detached (the child leads a process group of its own, so one
+ * signal ends it and workerd), collecting its output.
+ */
+export function spawnWranglerDev(args: string[]): { child: ChildProcess; output: { text: string } } {
+  const output = { text: '' };
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout!.on('data', (d) => (output.text += d.toString()));
+  child.stderr!.on('data', (d) => (output.text += d.toString()));
+  return { child, output };
+}
+
 export async function startDevServer(o: { vars?: Record<string, string>; port?: number } = {}): Promise<DevServer> {
   const port = o.port ?? (await freePort());
   const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'switchboard-dev-'));
   const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
   const vars = { ADMIN_TOKEN: adminToken, UPGRADE_RATE_LIMIT: 'off', API_RATE_LIMIT: 'off', ...(o.vars ?? {}) };
-  const args = wranglerDevArgs(port, inspector, state, vars);
-  let output = '';
-  const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout!.on('data', (d) => (output += d.toString()));
-  child.stderr!.on('data', (d) => (output += d.toString()));
+  const { child, output } = spawnWranglerDev(wranglerDevArgs(port, inspector, state, vars));
   const url = `http://127.0.0.1:${port}`;
 
   const stop = async (): Promise<void> => {
@@ -107,7 +115,7 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
 
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output.text}`);
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
@@ -116,7 +124,7 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev did not come up on ${url}:\n${output}`);
+      throw new Error(`wrangler dev did not come up on ${url}:\n${output.text}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -125,7 +133,7 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
     url,
     wsBase: `ws://127.0.0.1:${port}`,
     adminToken,
-    logs: () => output,
+    logs: () => output.text,
     stateDir: state,
     pid: child.pid!,
     api: (method, path, body, token) => apiCall(url, token ?? adminToken, method, path, body),
