@@ -1,19 +1,39 @@
 /**
- * The user's object's one alarm. Every event ends by telling the plan what is due next
- * (the earliest of the candidates it is given); the plan moves the alarm only earlier (an
- * alarm that fires early finds nothing due and plans again), except `exact`, when a
- * socket signs in and its 30 s no longer counts: one storage write then saves a wake.
- * Inside the alarm handler nothing at or before now is planned: what was due has just
- * been done, and a past alarm set there would leave the plan pointing at an alarm that
- * already ran (the cached time would go stale, and sockets would outlive their 30 s).
+ * The user's object's one timer plan, in two tiers, so that the usual call costs no
+ * storage write for its timers at all.
+ *
+ * - A deadline due within NEAR_MS (an unauthenticated socket's 30 s, an unanswered
+ *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s) is kept by
+ *   one in-memory timer. Such deadlines belong to sockets that are open now, and a
+ *   pending timer keeps the object from hibernating (Cloudflare's lifecycle: no
+ *   hibernation while a setTimeout is scheduled), so nothing is lost to hibernation; what
+ *   would lose the timer (a restart, a deploy) closes those sockets too. Most of them are
+ *   gone within milliseconds (the socket signs in, the 100 Trying arrives, the MESSAGE is
+ *   answered), and then cost nothing but a cleared timer.
+ * - A deadline further off (a ring timeout, the look at a quiet call's flow after 60 s)
+ *   goes to the storage alarm, which survives hibernation. That alarm only ever moves
+ *   earlier; one that fires early finds nothing due and plans again.
+ *
+ * A storage alarm that nothing needs any more is deleted only when the object has not
+ * needed one for BUSY_MS: a user with back-to-back calls keeps one alarm across them
+ * (it fires, finds the next call's deadlines later, and is set once more) instead of a
+ * delete and a set for every call. Cloudflare bills a setAlarm as a row written.
+ *
+ * Inside a handler nothing at or before now is planned: what was due has just been
+ * done, and a past alarm would leave the plan pointing at one that already ran.
  */
 import { nextDeadline } from '../../sip/index.js';
 import type { UserState } from '../../sip/state.js';
 import type { FlowWatcher } from './flows.js';
 import type { SocketBook } from './sockets.js';
 
+/** Deadlines at most this far off are kept in memory (covers the 32 s of a non-INVITE request). */
+export const NEAR_MS = 35_000;
+/** How long after the last deadline a pending storage alarm is still kept for the next. */
+export const BUSY_MS = 15_000;
+
 /**
- * Every source of the object's alarm, in one place: the core's next deadline (ring
+ * Every source of the object's timers, in one place: the core's next deadline (ring
  * timeouts, session expiries), the next unauthenticated socket's 30 s, and the next look
  * at a watched flow. Nothing else wakes a user's object on its own: expiries that nobody
  * waits for are done by the next event (sip/index.ts expireDue), and writes are made in
@@ -24,40 +44,81 @@ export function alarmSources(state: UserState | null, book: SocketBook, flows: F
 }
 
 export class AlarmPlan {
+  /** The storage alarm as the runtime holds it. */
   private at: number | null = null;
+  private timer: { readonly at: number; readonly handle: ReturnType<typeof setTimeout> } | null = null;
   private firing = false;
+  private lastNeed = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /** Does what is due now (the same work for the storage alarm and the in-memory timer). */
+    private readonly onDue: () => Promise<void>,
+    /** What is due next, by source. */
+    private readonly sources: () => readonly (number | null)[],
+  ) {}
 
   /** What the runtime holds, read once when the object is built. */
   async load(): Promise<void> {
     this.at = await this.storage.getAlarm();
   }
 
-  /** Runs the alarm handler: the alarm that fired is gone, and the plan is made afresh after. */
-  async fire(handler: () => Promise<void>, next: () => readonly (number | null)[]): Promise<void> {
+  /** The storage alarm fired: it is gone, and the plan is made afresh after the work. */
+  async fireAlarm(): Promise<void> {
     this.at = null;
-    this.firing = true;
-    try {
-      await handler();
-    } finally {
-      this.firing = false;
-    }
-    this.plan(next());
+    await this.fire(true);
   }
 
-  plan(candidates: readonly (number | null)[], exact = false): void {
+  /** The time the plan holds, for tests and the meter: memory first, then storage. */
+  pending(): { memory: number | null; storage: number | null } {
+    return { memory: this.timer?.at ?? null, storage: this.at };
+  }
+
+  plan(): void {
+    const now = Date.now();
     let at: number | null = null;
-    for (const c of candidates) if (c !== null && (at === null || c < at)) at = c;
-    if (at !== null && this.firing) at = Math.max(at, Date.now() + 1);
-    // Nothing left to wake for (the call ended, the socket signed in): the pending alarm
-    // goes, rather than wake the object for nothing later.
-    if ((exact || at === null) && at !== this.at) {
-      this.at = at;
-      void (at === null ? this.storage.deleteAlarm() : this.storage.setAlarm(at));
-    } else if (at !== null && (this.at === null || at < this.at)) {
+    for (const c of this.sources()) if (c !== null && (at === null || c < at)) at = c;
+    if (at !== null && this.firing) at = Math.max(at, now + 1);
+    if (at === null) {
+      this.clearTimer();
+      if (this.at !== null && now - this.lastNeed > BUSY_MS) {
+        this.at = null;
+        void this.storage.deleteAlarm();
+      }
+      return;
+    }
+    this.lastNeed = now;
+    if (at <= now + NEAR_MS) {
+      if (this.timer?.at === at) return;
+      this.clearTimer();
+      const handle = setTimeout(() => void this.fire(false), Math.max(0, at - now));
+      this.timer = { at, handle };
+      return;
+    }
+    this.clearTimer();
+    if (this.at === null || at < this.at) {
       this.at = at;
       void this.storage.setAlarm(at);
     }
+  }
+
+  /** An alarm's failure is the runtime's to retry; a timer's is logged, and the plan goes on. */
+  private async fire(isAlarm: boolean): Promise<void> {
+    this.clearTimer();
+    this.firing = true;
+    try {
+      await this.onDue();
+    } catch (err) {
+      if (isAlarm) throw err;
+      console.error('switchboard: timer failed', err instanceof Error ? err.message : err);
+    } finally {
+      this.firing = false;
+      this.plan();
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = null;
   }
 }

@@ -50,7 +50,7 @@ export class UserObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
-    this.alarms = new AlarmPlan(ctx.storage);
+    this.alarms = new AlarmPlan(ctx.storage, () => this.onAlarm(), () => this.dueTimes());
     this.book = new SocketBook(ctx);
     this.live = new LiveState(this.book, this.store);
     this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn));
@@ -68,7 +68,7 @@ export class UserObject extends DurableObject<Env> {
       peers: this.peers,
       identity: () => this.identity!,
       run: (input) => this.run(input),
-      signedIn: () => this.planAlarm(true),
+      signedIn: () => this.alarms.plan(),
     };
     void ctx.blockConcurrencyWhile(() => this.alarms.load());
   }
@@ -100,7 +100,7 @@ export class UserObject extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [conn]);
     const att: Attachment = auth ? { c: conn, a: auth, t: Date.now(), ip, g: generation } : { c: conn, a: null, t: Date.now(), ip };
     this.book.update(server, att);
-    this.planAlarm();
+    this.alarms.plan();
     // RFC 7118 §4.1: the server must name the negotiated subprotocol in the 101.
     return new Response(null, { status: 101, webSocket: pair[0], headers: { 'Sec-WebSocket-Protocol': 'sip' } });
   }
@@ -150,7 +150,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.alarms.fire(() => this.onAlarm(), () => this.dueTimes());
+    await this.alarms.fireAlarm();
   }
 
   private async onAlarm(): Promise<void> {
@@ -314,16 +314,12 @@ export class UserObject extends DurableObject<Env> {
     // something earlier (a frame heard moves its flow's look later): most in-dialog
     // messages change none of them, and plan nothing.
     const next = result.state;
-    if (next.forks !== prev.forks || next.dialogs !== prev.dialogs || next.bindings !== prev.bindings) this.planAlarm();
+    if (next.forks !== prev.forks || next.dialogs !== prev.dialogs || next.bindings !== prev.bindings) this.alarms.plan();
     await perform(this.host, result.effects);
   }
 
   private dueTimes(): Array<number | null> {
     return alarmSources(this.live.peek(), this.book, this.flows, Date.now());
-  }
-
-  private planAlarm(exact = false): void {
-    this.alarms.plan(this.dueTimes(), exact);
   }
 }
 
