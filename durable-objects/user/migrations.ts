@@ -1,7 +1,7 @@
 import type { Migration } from '../shared/migrations.js';
 
 /**
- * Schema of a user's object. The wake reads `meta` only; migrations run when its
+ * Schema of a user's object. The wake reads `kv` only; migrations run when its
  * `schema` entry is missing or older than USER_SCHEMA (store.ts).
  */
 export const USER_MIGRATIONS: readonly Migration[] = [
@@ -69,6 +69,22 @@ export const USER_MIGRATIONS: readonly Migration[] = [
       'DROP TABLE nonces',
       // A socket's live records when they outgrow its attachment (live-state.ts): rare.
       'CREATE TABLE spill (conn TEXT PRIMARY KEY, data TEXT NOT NULL)',
+    ],
+  },
+  {
+    version: 4,
+    name: 'kv and spilled without rowid',
+    // A rowid table with a TEXT primary key writes two B-tree entries per row (the row and
+    // its key's index): the password guard's update at a first sign-in cost two rows. The
+    // tables are copied under new names (workerd's SQLite runs out of memory renaming
+    // tables in a thousand objects in one isolate).
+    sql: [
+      'CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID',
+      'INSERT INTO kv (key, value) SELECT key, value FROM meta',
+      'DROP TABLE meta',
+      'CREATE TABLE spilled (conn TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID',
+      'INSERT INTO spilled (conn, data) SELECT conn, data FROM spill',
+      'DROP TABLE spill',
     ],
   },
 ];

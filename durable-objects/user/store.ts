@@ -1,7 +1,7 @@
 /**
  * What a user's object keeps in SQLite: only what must outlive every socket.
  *
- * - `meta`: the identity, configuration and nonce secret the tenant pushed, the password
+ * - `kv`: the identity, configuration and nonce secret the tenant pushed, the password
  *   guard (policy/auth-guard.ts) and the schema version. A wake reads it in one
  *   statement; the migrations run only when that statement finds no table or an older
  *   schema, so a wake costs no migration check.
@@ -78,23 +78,28 @@ export class UserStore {
 
   /** The object's meta, in one statement; migrates first when the schema is missing or old. */
   load(): ObjectMeta {
-    let rows: Array<{ key: string; value: string }>;
-    try {
-      rows = this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta').toArray();
-    } catch {
-      rows = [];
-    }
-    const meta = new Map(rows.map((r) => [r.key, r.value]));
+    let meta = this.readKv();
     if (Number(meta.get('schema') ?? 0) < USER_SCHEMA) {
       migrate(this.storage, USER_MIGRATIONS);
       this.setMeta('schema', USER_SCHEMA);
+      // What an older schema kept elsewhere (schema 3: the `meta` table) is in `kv` now.
+      meta = this.readKv();
     }
     const json = <T>(key: string): T | null => (meta.has(key) ? (JSON.parse(meta.get(key)!) as T) : null);
     return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard') };
   }
 
+  private readKv(): Map<string, string> {
+    try {
+      return new Map(this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM kv').toArray().map((r) => [r.key, r.value]));
+    } catch {
+      // No such table yet: a new object, or one of a schema before 4.
+      return new Map();
+    }
+  }
+
   setMeta(key: string, value: unknown): void {
-    this.sql.exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, JSON.stringify(value));
+    this.sql.exec('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, JSON.stringify(value));
   }
 
   /**
@@ -160,23 +165,23 @@ export class UserStore {
 
   /** A socket's live records that do not fit its attachment. */
   spill(conn: string, records: SocketRecords): void {
-    this.sql.exec('INSERT INTO spill (conn, data) VALUES (?, ?) ON CONFLICT (conn) DO UPDATE SET data = excluded.data', conn, JSON.stringify(records));
+    this.sql.exec('INSERT INTO spilled (conn, data) VALUES (?, ?) ON CONFLICT (conn) DO UPDATE SET data = excluded.data', conn, JSON.stringify(records));
   }
 
   spilled(conn: string): SocketRecords {
-    const rows = this.sql.exec<{ data: string }>('SELECT data FROM spill WHERE conn = ?', conn).toArray();
+    const rows = this.sql.exec<{ data: string }>('SELECT data FROM spilled WHERE conn = ?', conn).toArray();
     return rows.length > 0 ? (JSON.parse(rows[0]!.data) as SocketRecords) : {};
   }
 
   unspill(conn: string): void {
-    this.sql.exec('DELETE FROM spill WHERE conn = ?', conn);
+    this.sql.exec('DELETE FROM spilled WHERE conn = ?', conn);
   }
 
   /** Removes everything the user's object holds (the user was deleted). */
   wipe(): void {
-    this.sql.exec("DELETE FROM meta WHERE key != 'schema'");
+    this.sql.exec("DELETE FROM kv WHERE key != 'schema'");
     this.sql.exec('DELETE FROM calls');
-    this.sql.exec('DELETE FROM spill');
+    this.sql.exec('DELETE FROM spilled');
   }
 }
 

@@ -8,6 +8,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, refusal, step } from '../../sip/index.js';
+import { liveCalls } from '../../sip/dialog/dialog.js';
+import { currentBindings } from '../../sip/registrar/registrar.js';
 import { withDefaultLimits, type ConnInfo, type Input, type StepContext, type TenantPolicy } from '../../sip/io.js';
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
 import type { UserState } from '../../sip/state.js';
@@ -208,16 +210,9 @@ export class UserObject extends DurableObject<Env> {
   async snapshot(): Promise<UserSnapshot> {
     await this.awake();
     const state = this.live.get(this.guard);
-    const now = Date.now();
     return {
-      registrations: state.bindings
-        .filter((b) => b.expiresAt > now)
-        .map((b) => ({ contact: b.contact, userAgent: b.userAgent, since: b.registeredAt, expiresAt: b.expiresAt, instance: b.instance })),
-      calls: state.dialogs
-        .filter((d) => d.kind === 'call' && d.state !== 'ended')
-        .sort((a, b) => b.createdAt - a.createdAt)
-        .slice(0, 20)
-        .map(liveRecord),
+      registrations: currentBindings(state, Date.now()).map((b) => ({ contact: b.contact, userAgent: b.userAgent, since: b.registeredAt, expiresAt: b.expiresAt, instance: b.instance })),
+      calls: liveCalls(state, 20).map(liveRecord),
       sockets: this.book.open().length,
     };
   }

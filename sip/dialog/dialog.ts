@@ -7,7 +7,7 @@ import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
 import { header, type SipMessage, type SipRequest, type SipResponse } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
 import { buildCancel, buildRequest, nextCseq, reasonHeader } from '../message/request.js';
-import { dialogId, type Dialog, type DialogSide, type Direction } from '../state.js';
+import { dialogId, type Dialog, type DialogSide, type Direction, type UserState } from '../state.js';
 import type { MediaSummary } from '../policy/sdp.js';
 import { nextState, type DialogEvent } from './dialog-phase.js';
 import type { Step } from '../step.js';
@@ -281,4 +281,12 @@ export function cancelOnBehalf(s: Step, d: Dialog): void {
 /** A side's From or To value, with its tag (§12.2.1.1). */
 function sideValue(side: DialogSide): string {
   return side.tag === null || /;\s*tag=/i.test(side.nameAddr) ? side.nameAddr : `${side.nameAddr};tag=${side.tag}`;
+}
+
+/** The user's calls that have not ended, newest first, at most `limit`. */
+export function liveCalls(state: UserState, limit: number): Dialog[] {
+  return state.dialogs
+    .filter((d) => d.kind === 'call' && d.state !== 'ended')
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .slice(0, limit);
 }

@@ -8,7 +8,7 @@ import { callId, contacts, cseq, integerHeader, optionTags } from '../message/he
 import { field, header, type HeaderField, type SipRequest } from '../message/message.js';
 import { FLOW_TIMER_S } from './liveness.js';
 import type { NameAddr } from '../message/name-addr.js';
-import type { Binding } from '../state.js';
+import type { Binding, UserState } from '../state.js';
 import type { Step } from '../step.js';
 
 export const DEFAULT_EXPIRES = 600;
@@ -136,7 +136,15 @@ function bindingId(c: NameAddr): string {
   return c.uriText;
 }
 
-/** Drops bindings whose time has come (driven by the object's alarm). */
+/**
+ * The bindings in force at `now`: expiry is lazy (sip/index.ts expireDue), so the state
+ * may still hold one whose time has passed, which is no longer a binding (§10.3).
+ */
+export function currentBindings(state: UserState, now: number): Binding[] {
+  return state.bindings.filter((b) => b.expiresAt > now);
+}
+
+/** Drops bindings whose time has come (done by the next event that runs anyway). */
 export function expireBindings(s: Step): void {
   s.removeBindings((b) => b.expiresAt <= s.ctx.now);
 }
