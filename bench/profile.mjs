@@ -20,9 +20,11 @@ import { cpuMs } from './lib/proc.mjs';
 import { makeTarget } from './targets/index.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [name = 'product', ...rest] = process.argv.slice(2);
-if (!['product', 'relay'].includes(name)) {
-  console.error('usage: node bench/profile.mjs product|relay [--users=N --concurrency=N --seconds=N]');
+const [which = 'product', ...rest] = process.argv.slice(2);
+// `product:register` profiles the registrations (connect and digest REGISTER) instead of the calls.
+const [name, phase = 'calls'] = which.split(':');
+if (!['product', 'relay'].includes(name) || !['calls', 'register'].includes(phase)) {
+  console.error('usage: node bench/profile.mjs product|relay[:register] [--users=N --concurrency=N --seconds=N]');
   process.exit(2);
 }
 const opts = readOptions(rest);
@@ -39,34 +41,46 @@ async function main() {
     await target.start({ state: 'empty', inspectorPort });
     await target.provision(opts.users, userName);
     const pop = new Population(target);
-    await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
     const inspector = await connectInspector(inspectorPort);
     let heapAtStart = null;
     await inspector.call('Profiler.enable');
     await inspector.call('Profiler.setSamplingInterval', { interval: 250 });
-    const calls = await callLoad({
-      population: pop,
-      pairs: pop.pairs(opts.users),
-      concurrency: opts.concurrency,
-      warmupMs: opts.warmupSeconds * 1000,
-      windowMs: opts.seconds * 1000,
-      maxCalls: 0,
-      serverCpuMs: () => cpuMs(target.pids()),
-      onWindowStart: async () => {
-        heapAtStart = await inspector.call('Runtime.getHeapUsage');
-        await inspector.call('Profiler.start');
-      },
-      cores: { generator: opts.generatorCore, server: opts.serverCore },
-      log: console.log,
-    });
+    const startProfile = async () => {
+      heapAtStart = await inspector.call('Runtime.getHeapUsage');
+      await inspector.call('Profiler.start');
+    };
+    let headline;
+    if (phase === 'register') {
+      await startProfile();
+      const cpu0 = cpuMs(target.pids());
+      const t0 = Date.now();
+      await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
+      const perReg = (cpuMs(target.pids()) - cpu0) / opts.users;
+      headline = `${name}: ${Math.round((opts.users * 1000) / (Date.now() - t0))} registrations/s under the profiler, ${perReg.toFixed(3)} ms server CPU per registration`;
+    } else {
+      await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
+      const calls = await callLoad({
+        population: pop,
+        pairs: pop.pairs(opts.users),
+        concurrency: opts.concurrency,
+        warmupMs: opts.warmupSeconds * 1000,
+        windowMs: opts.seconds * 1000,
+        maxCalls: 0,
+        serverCpuMs: () => cpuMs(target.pids()),
+        onWindowStart: startProfile,
+        cores: { generator: opts.generatorCore, server: opts.serverCore },
+        log: console.log,
+      });
+      headline = `${name}: ${calls.setupsPerSecond} setups/s under the profiler, ${calls.serverCpuMsPerCall} ms server CPU per call`;
+    }
     const heapAtEnd = await inspector.call('Runtime.getHeapUsage');
     const { profile } = await inspector.call('Profiler.stop');
     inspector.close();
     await pop.closeAll();
-    const file = join(here, 'results', `${name}.cpuprofile`);
+    const file = join(here, 'results', `${name}${phase === 'register' ? '-register' : ''}.cpuprofile`);
     writeFileSync(file, JSON.stringify(profile));
     const summary = summarizeProfile(profile);
-    console.log(`${name}: ${calls.setupsPerSecond} setups/s under the profiler, ${calls.serverCpuMsPerCall} ms server CPU per call`);
+    console.log(headline);
     console.log(`isolate busy ${summary.busyMs} ms in the window; profile written to ${file}`);
     const mib = (h) => (h.usedSize / 1048576).toFixed(1);
     console.log(`isolate heap used (live and not yet collected): ${mib(heapAtStart)} MiB at the window's start, ${mib(heapAtEnd)} MiB at its end\n`);

@@ -1,8 +1,14 @@
 /**
  * The other users' objects this one talks to: their stubs, and whether they exist at all.
  * An object addressed is an object created (with storage of its own), so a peer is asked
- * of the tenant's object first (cached: 30 s, a miss 5 s) and a user the tenant does not
- * have is never addressed. Both maps are bounded.
+ * of the tenant's object first and a user the tenant does not have is never addressed.
+ *
+ * What the tenant said is kept for the whole isolate, not per object, so it outlives the
+ * hibernation of the objects that asked: a user who calls every few minutes asks the
+ * tenant once, not once per call. A "yes" is kept until it is pushed out (a user that
+ * existed once has its object's storage already: addressing it again creates nothing,
+ * and a deleted user's object answers 404 itself); a "no" lives 5 s, so a user created
+ * meanwhile is reached soon. Both maps are bounded.
  */
 import type { Env } from '../env.js';
 import { userObject, tenantObject } from '../shared/names.js';
@@ -10,10 +16,12 @@ import { TtlMap } from '../shared/ttl-map.js';
 import type { UserObject } from './user-object.js';
 
 const MAX_PEERS = 1_000;
+/** Tenant/user names the tenants' objects were asked about, for every user object of the isolate. */
+const MAX_KNOWN = 50_000;
+const known = new TtlMap<boolean>(MAX_KNOWN, Number.POSITIVE_INFINITY);
 
 export class Peers {
   private readonly stubs = new Map<string, DurableObjectStub<UserObject>>();
-  private readonly known = new TtlMap<boolean>(MAX_PEERS);
 
   constructor(
     private readonly env: Env,
@@ -22,7 +30,7 @@ export class Peers {
 
   exists(user: string): Promise<boolean> {
     const tenant = this.tenant();
-    return this.known.get(user, async () => (await tenantObject(this.env, tenant).edgeUser(user)).exists, (v) => !v);
+    return known.get(`${tenant}/${user}`, async () => (await tenantObject(this.env, tenant).edgeUser(user)).exists, (v) => !v);
   }
 
   stub(user: string): DurableObjectStub<UserObject> {

@@ -196,6 +196,10 @@ describe('users', () => {
     expect((await api('GET', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(404);
     expect((await upgrade(`/sip/${t.id}/bob?token=${encodeURIComponent(token)}`)).status).toBe(401);
     expect((await api('DELETE', `${T(t.id)}/users/bob`, { token: t.apiKey })).status).toBe(404);
+    // alice's object knows bob existed (that answer is kept: his object has its storage
+    // already), so a new call goes to bob's object, which answers for a deleted user.
+    alice.sock.send(alice.ua.invite('bob').text);
+    expect(what(await alice.sock.next('404 INVITE'))).toBe('404 INVITE');
   });
 
   it('disabling a user closes its sockets, and its tokens and password open nothing', async () => {
