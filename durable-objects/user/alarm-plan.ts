@@ -23,8 +23,8 @@
  * done, and a past alarm would leave the plan pointing at one that already ran.
  */
 import { nextDeadline } from '../../sip/index.js';
-import type { UserState } from '../../sip/state.js';
 import type { FlowWatcher } from './flows.js';
+import type { LiveState } from './live-state.js';
 import type { SocketBook } from './sockets.js';
 
 /** Deadlines at most this far off are kept in memory (covers the 32 s of a non-INVITE request). */
@@ -34,26 +34,33 @@ export const BUSY_MS = 15_000;
 
 /**
  * Every source of the object's timers, in one place: the core's next deadline (ring
- * timeouts, session expiries), the next unauthenticated socket's 30 s, and the next look
- * at a watched flow. Nothing else wakes a user's object on its own: expiries that nobody
+ * timeouts, session expiries), the next unauthenticated socket's 30 s, the next look at a
+ * watched flow, and the write of changed records to their sockets' attachments. Nothing else wakes a user's object on its own: expiries that nobody
  * waits for are done by the next event (sip/index.ts expireDue), and writes are made in
  * the event that makes them, so there is no write-behind to schedule.
  */
-export function alarmSources(state: UserState | null, book: SocketBook, flows: FlowWatcher, now: number): Array<number | null> {
-  return [state ? nextDeadline(state) : null, book.nextDeadline(), flows.next(state, now)];
+export function alarmSources(live: LiveState, book: SocketBook, flows: FlowWatcher, now: number): Array<number | null> {
+  const state = live.peek();
+  return [live.nextFlush(), state ? nextDeadline(state) : null, book.nextDeadline(), flows.next(state, now)];
 }
+
+/** The index in alarmSources of the attachments' flush: a timer for it alone does nothing else. */
+export const FLUSH_SOURCE = 0;
+
+/** Why the handler runs: the storage alarm, or the in-memory timer for one source (its index). */
+export type DueReason = 'alarm' | number;
 
 export class AlarmPlan {
   /** The storage alarm as the runtime holds it. */
   private at: number | null = null;
-  private timer: { readonly at: number; readonly handle: ReturnType<typeof setTimeout> } | null = null;
+  private timer: { readonly at: number; readonly source: number; readonly handle: ReturnType<typeof setTimeout> } | null = null;
   private firing = false;
   private lastNeed = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly storage: DurableObjectStorage,
     /** Does what is due now (the same work for the storage alarm and the in-memory timer). */
-    private readonly onDue: () => Promise<void>,
+    private readonly onDue: (reason: DueReason) => Promise<void>,
     /** What is due next, by source. */
     private readonly sources: () => readonly (number | null)[],
   ) {}
@@ -66,7 +73,7 @@ export class AlarmPlan {
   /** The storage alarm fired: it is gone, and the plan is made afresh after the work. */
   async fireAlarm(): Promise<void> {
     this.at = null;
-    await this.fire(true);
+    await this.fire('alarm');
   }
 
   /** The time the plan holds, for tests and the meter: memory first, then storage. */
@@ -77,7 +84,15 @@ export class AlarmPlan {
   plan(): void {
     const now = Date.now();
     let at: number | null = null;
-    for (const c of this.sources()) if (c !== null && (at === null || c < at)) at = c;
+    let source = -1;
+    const candidates = this.sources();
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      if (c !== null && (at === null || c < at)) {
+        at = c;
+        source = i;
+      }
+    }
     if (at !== null && this.firing) at = Math.max(at, now + 1);
     if (at === null) {
       this.clearTimer();
@@ -89,10 +104,10 @@ export class AlarmPlan {
     }
     this.lastNeed = now;
     if (at <= now + NEAR_MS) {
-      if (this.timer?.at === at) return;
+      if (this.timer?.at === at && this.timer.source === source) return;
       this.clearTimer();
-      const handle = setTimeout(() => void this.fire(false), Math.max(0, at - now));
-      this.timer = { at, handle };
+      const handle = setTimeout(() => void this.fire(source), Math.max(0, at - now));
+      this.timer = { at, source, handle };
       return;
     }
     this.clearTimer();
@@ -103,13 +118,13 @@ export class AlarmPlan {
   }
 
   /** An alarm's failure is the runtime's to retry; a timer's is logged, and the plan goes on. */
-  private async fire(isAlarm: boolean): Promise<void> {
+  private async fire(reason: DueReason): Promise<void> {
     this.clearTimer();
     this.firing = true;
     try {
-      await this.onDue();
+      await this.onDue(reason);
     } catch (err) {
-      if (isAlarm) throw err;
+      if (reason === 'alarm') throw err;
       console.error('switchboard: timer failed', err instanceof Error ? err.message : err);
     } finally {
       this.firing = false;

@@ -5,6 +5,7 @@ import { Phone, addUser, api, callInProgress, header, newTenant, parse, register
 import { bodyOf, webrtcSdp } from '../support/ua.js';
 import type { LiveState } from '../../durable-objects/user/live-state.js';
 import { CALL_SILENCE_MS } from '../../sip/registrar/liveness.js';
+import { ATTACHMENT_DELAY_MS } from '../../durable-objects/user/live-state.js';
 
 type WithLive = { live: LiveState };
 const stubOf = (tenant: string, user: string) => env.USERS.get(env.USERS.idFromName(`${tenant}/${user}`));
@@ -166,4 +167,51 @@ it('a socket that closes while its object is evicted ends its call with BYE: the
   // And the binding went with the socket.
   const after = await api('GET', `/v1/tenants/${t.id}/users/alice`, { token: t.apiKey });
   expect(after.body.registrations).toEqual([]);
+});
+
+it('a call set up in one burst rewrites each socket attachment once, after the burst, and holds the call there', async () => {
+  const { t, alice, bob } = await registeredPair();
+  await new Promise((r) => setTimeout(r, ATTACHMENT_DELAY_MS + 200));
+  // Count the attachment writes of both objects from here on.
+  type Counted = { book: { update: (...a: unknown[]) => void }; writes?: number };
+  for (const u of ['alice', 'bob']) {
+    await runInDurableObject(stubOf(t.id, u), (obj) => {
+      const o = obj as unknown as Counted;
+      const update = o.book.update.bind(o.book);
+      o.writes = 0;
+      o.book.update = (...a: unknown[]) => {
+        o.writes!++;
+        update(...a);
+      };
+    });
+  }
+  const writes = (u: string) => runInDurableObject(stubOf(t.id, u), (obj) => (obj as unknown as Counted).writes!);
+  const invite = alice.ua.invite('bob');
+  alice.sock.send(invite.text);
+  const atBob = await bob.sock.next('INVITE');
+  bob.sock.send(bob.ua.respond(atBob, 100));
+  bob.sock.send(bob.ua.respond(atBob, 180, { toTag: 'b' }));
+  await alice.sock.next('180 INVITE');
+  bob.sock.send(bob.ua.respond(atBob, 200, { toTag: 'b', body: webrtcSdp() }));
+  const dialog = alice.ua.dialogAsCaller(invite, await alice.sock.next('200 INVITE'));
+  alice.sock.send(alice.ua.inDialog(dialog, 'ACK').text);
+  await bob.sock.next('ACK');
+  // Five state changes in each object so far, and no attachment written yet.
+  expect(await writes('alice')).toBe(0);
+  expect(await writes('bob')).toBe(0);
+  await new Promise((r) => setTimeout(r, ATTACHMENT_DELAY_MS + 300));
+  expect(await writes('alice')).toBe(1);
+  expect(await writes('bob')).toBe(1);
+  // What was written is what an evicted object comes back with: the confirmed call.
+  for (const u of ['alice', 'bob']) {
+    await runInDurableObject(stubOf(t.id, u), (obj) => {
+      (obj as unknown as WithLive).live.unload();
+    });
+  }
+  const seen = await api('GET', `/v1/tenants/${t.id}/users/bob`, { token: t.apiKey });
+  expect(seen.body.calls.map((c: { state: string }) => c.state)).toEqual(['confirmed']);
+  alice.sock.send(alice.ua.inDialog(dialog, 'BYE').text);
+  const bye = await bob.sock.next('BYE');
+  bob.sock.send(bob.ua.respond(bye, 200));
+  await alice.sock.next('200 BYE');
 });
