@@ -83,37 +83,43 @@ export class AlarmPlan {
 
   plan(): void {
     const now = Date.now();
-    let at: number | null = null;
-    let source = -1;
+    // Inside a handler nothing at or before now is planned (see above).
+    const floor = this.firing ? now + 1 : Number.NEGATIVE_INFINITY;
+    let near: number | null = null;
+    let nearSource = -1;
+    let far: number | null = null;
     const candidates = this.sources();
     for (let i = 0; i < candidates.length; i++) {
-      const c = candidates[i]!;
-      if (c !== null && (at === null || c < at)) {
-        at = c;
-        source = i;
-      }
+      const raw = candidates[i]!;
+      if (raw === null) continue;
+      const c = Math.max(raw, floor);
+      if (c <= now + NEAR_MS) {
+        if (near === null || c < near) {
+          near = c;
+          nearSource = i;
+        }
+      } else if (far === null || c < far) far = c;
     }
-    if (at !== null && this.firing) at = Math.max(at, now + 1);
-    if (at === null) {
+    // Memory: the nearest deadline, when it is near. (A source gives only its earliest, so
+    // one hidden behind it comes out when this timer has run and the plan is made again.)
+    if (near === null) this.clearTimer();
+    else if (this.timer?.at !== near || this.timer.source !== nearSource) {
       this.clearTimer();
-      if (this.at !== null && now - this.lastNeed > BUSY_MS) {
-        this.at = null;
-        void this.storage.deleteAlarm();
+      const source = nearSource;
+      const handle = setTimeout(() => void this.fire(source), Math.max(0, near - now));
+      this.timer = { at: near, source, handle };
+    }
+    // Storage: the nearest far deadline. Only a far one makes the user busy: the near ones
+    // (the attachments' write after every burst among them) would keep an alarm forever.
+    if (far !== null) {
+      this.lastNeed = now;
+      if (this.at === null || far < this.at) {
+        this.at = far;
+        void this.storage.setAlarm(far);
       }
-      return;
-    }
-    this.lastNeed = now;
-    if (at <= now + NEAR_MS) {
-      if (this.timer?.at === at && this.timer.source === source) return;
-      this.clearTimer();
-      const handle = setTimeout(() => void this.fire(source), Math.max(0, at - now));
-      this.timer = { at, source, handle };
-      return;
-    }
-    this.clearTimer();
-    if (this.at === null || at < this.at) {
-      this.at = at;
-      void this.storage.setAlarm(at);
+    } else if (this.at !== null && now - this.lastNeed > BUSY_MS) {
+      this.at = null;
+      void this.storage.deleteAlarm();
     }
   }
 

@@ -82,6 +82,29 @@ describe('the timer plan', () => {
     expect(p.ops).toEqual(['set', 'delete']);
   });
 
+  it('a near deadline (the attachments write after a burst) does not make the user busy: the idle alarm still goes', () => {
+    const now = Date.now();
+    const p = planWith([now + 60_000, null]);
+    p.plan.plan();
+    expect(p.ops).toEqual(['set']);
+    // A quiet call: the far deadline was last needed long ago.
+    (p.plan as unknown as { lastNeed: number }).lastNeed = now - BUSY_MS - 1;
+    // It ends, and the write of its records is due in a second: a timer, and the alarm goes.
+    p.due[0] = null;
+    p.due[1] = now + 1_000;
+    p.plan.plan();
+    expect(p.plan.pending().memory).toBe(now + 1_000);
+    expect(p.ops).toEqual(['set', 'delete']);
+  });
+
+  it('a near and a far deadline together: the timer for the near one, the alarm for the far one', () => {
+    const now = Date.now();
+    const p = planWith([now + 5_000, now + 60_000]);
+    p.plan.plan();
+    expect(p.plan.pending()).toEqual({ memory: now + 5_000, storage: now + 60_000 });
+    expect(p.ops).toEqual(['set']);
+  });
+
   it('a failing timer is logged and planned past; a failing alarm is the runtime\'s to retry', async () => {
     const p = planWith([Date.now() + 10], async () => {
       p.due[0] = null;
