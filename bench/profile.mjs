@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Where a workerd target's CPU goes under the call load: `node bench/profile.mjs product`
- * (or `relay`; `product:register` profiles the registrations instead). Same generator, users and concurrency as `npm run bench` (same options);
- * the Worker's isolate is profiled through workerd's inspector during the measured window.
+ * (or `relay`; `product:register` profiles the registrations instead). Same generator,
+ * users and concurrency as `npm run bench` (same options); the Worker's isolate is
+ * profiled through workerd's inspector during the measured window.
  * Writes bench/results/<target>.cpuprofile (open it in Chrome DevTools) and prints the
  * functions with the most inclusive and self time.
  *

@@ -1,8 +1,7 @@
 /**
  * A small cache of answers that may be a little stale: positive entries live 30 s (or as
- * long as the owner says),
- * negative ones 5 s (something created meanwhile is seen soon; a flood of one unknown
- * name costs one lookup each 5 s). It holds the lookup's promise, so callers that ask
+ * long as the owner says), negative ones 5 s (something created meanwhile is seen soon;
+ * a flood of one unknown name costs one lookup each 5 s). It holds the lookup's promise, so callers that ask
  * at once share one lookup and see its answer in the order they asked. Bounded, oldest
  * out first; losing it loses nothing.
  */

@@ -3,8 +3,8 @@
  * storage write for its timers at all.
  *
  * - A deadline due within NEAR_MS (an unauthenticated socket's 30 s, an unanswered
- *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s) is kept by
- *   one in-memory timer. Such deadlines belong to sockets that are open now, and a
+ *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s, the write
+ *   of changed records to their sockets' attachments) is kept by one in-memory timer. Such deadlines belong to sockets that are open now, and a
  *   pending timer keeps the object from hibernating (Cloudflare's lifecycle: no
  *   hibernation while a setTimeout is scheduled), so nothing is lost to hibernation; what
  *   would lose the timer (a restart, a deploy) closes those sockets too. Most of them are
@@ -14,8 +14,8 @@
  *   goes to the storage alarm, which survives hibernation. That alarm only ever moves
  *   earlier; one that fires early finds nothing due and plans again.
  *
- * A storage alarm that nothing needs any more is deleted only when the object has not
- * needed one for BUSY_MS: a user with back-to-back calls keeps one alarm across them
+ * A storage alarm that nothing needs any more is deleted only when the object has had no
+ * far deadline for BUSY_MS: a user with back-to-back calls keeps one alarm across them
  * (it fires, finds the next call's deadlines later, and is set once more) instead of a
  * delete and a set for every call. Cloudflare bills a setAlarm as a row written.
  *
@@ -29,15 +29,16 @@ import type { SocketBook } from './sockets.js';
 
 /** Deadlines at most this far off are kept in memory (covers the 32 s of a non-INVITE request). */
 export const NEAR_MS = 35_000;
-/** How long after the last deadline a pending storage alarm is still kept for the next. */
+/** How long after the last far deadline a pending storage alarm is still kept for the next. */
 export const BUSY_MS = 15_000;
 
 /**
- * Every source of the object's timers, in one place: the core's next deadline (ring
- * timeouts, session expiries), the next unauthenticated socket's 30 s, the next look at a
- * watched flow, and the write of changed records to their sockets' attachments. Nothing else wakes a user's object on its own: expiries that nobody
- * waits for are done by the next event (sip/index.ts expireDue), and writes are made in
- * the event that makes them, so there is no write-behind to schedule.
+ * Every source of the object's timers, in one place: the write of changed records to
+ * their sockets' attachments, the core's next deadline (ring timeouts, session
+ * expiries), the next unauthenticated socket's 30 s, and the next look at a watched
+ * flow. Nothing else wakes a user's object on its own: expiries that nobody waits for
+ * are done by the next event (sip/index.ts expireDue), and history rows are written in
+ * the event that makes them.
  */
 export function alarmSources(live: LiveState, book: SocketBook, flows: FlowWatcher, now: number): Array<number | null> {
   const state = live.peek();
@@ -76,7 +77,7 @@ export class AlarmPlan {
     await this.fire('alarm');
   }
 
-  /** The time the plan holds, for tests and the meter: memory first, then storage. */
+  /** What the plan holds, in memory and in storage (for tests). */
   pending(): { memory: number | null; storage: number | null } {
     return { memory: this.timer?.at ?? null, storage: this.at };
   }
