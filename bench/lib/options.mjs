@@ -24,7 +24,7 @@ export const OPTIONS = {
   sparseRingSeconds: [5, 'sparse: the callee answers this long after its 180'],
   sparseTalkSeconds: [30, 'sparse: from ACK to BYE'],
   sparseGapSeconds: [60, 'sparse: from the end of a pair\'s call to the start of its next'],
-  portBase: [18800, 'product on this port, relay +1, Kamailio +2'],
+  portBase: [18800, 'product on this port, relay +1, Kamailio +2, durable relay +3'],
   generatorCore: [0, 'CPU the load generator is pinned to'],
   serverCore: [1, 'CPU the server under test is pinned to'],
   stateDir: ['', 'Durable Object storage (default: a fresh directory in /dev/shm)'],
@@ -52,7 +52,7 @@ export function readOptions(argv = process.argv.slice(2), env = process.env) {
     } else out[key] = raw;
   }
   out.targets = out.targets.split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of out.targets) if (!['product', 'relay', 'kamailio'].includes(t)) throw new Error(`unknown target ${t}`);
+  for (const t of out.targets) if (!['product', 'relay', 'durable', 'kamailio'].includes(t)) throw new Error(`unknown target ${t}`);
   out.memorySockets = out.memorySockets.split(',').map(Number);
   out.scenarios = out.scenarios.split(',').map((t) => t.trim()).filter(Boolean);
   for (const s of out.scenarios) if (!['load', 'sparse'].includes(s)) throw new Error(`unknown scenario ${s}`);

@@ -4,8 +4,8 @@
  * per call from the metered pass, the issue's targets with PASS/FAIL, and the Markdown.
  */
 
-const LABELS = { product: 'Switchboard', relay: 'bare relay', kamailio: 'Kamailio' };
-const WORKERD = ['product', 'relay'];
+const LABELS = { product: 'Switchboard', relay: 'bare relay', durable: 'durable relay', kamailio: 'Kamailio' };
+const WORKERD = ['product', 'relay', 'durable'];
 
 const num = (v, digits = 0) =>
   v === null || v === undefined || Number.isNaN(v) ? 'n/a' : Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -116,7 +116,7 @@ export function ratios(report) {
     out[scenario] = {};
     const p = byTarget.product;
     if (!p) continue;
-    for (const other of ['relay', 'kamailio']) {
+    for (const other of ['relay', 'durable', 'kamailio']) {
       const q = byTarget[other];
       if (!q) continue;
       out[scenario][`product/${other}`] = Object.fromEntries(
@@ -158,7 +158,7 @@ export function checks(report) {
       if (o.memory) {
         for (const n of o.memorySockets) {
           const v = pr[`memoryPerSocketKiB@${n}`];
-          const complete = runs.every((run) => WORKERD.every((t) => memoryAt(run.load?.[t], n)?.sockets === n));
+          const complete = runs.every((run) => WORKERD.filter((t) => o.targets.includes(t)).every((t) => memoryAt(run.load?.[t], n)?.sockets === n));
           add(`bench load: memory per idle socket at ${num(n)} at most 1.1× the relay (medians)`, v, '≤ 1.1', complete ? atMost(v, 1.1) : false);
         }
       }

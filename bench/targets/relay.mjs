@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { compatibilityDate, workerdSlot, workerdVersion } from './workerd.mjs';
 
-export function relayTarget({ repo, runDir, stateRoot, port, core }) {
-  const slot = workerdSlot(join(stateRoot, 'relay'));
-  const configDir = join(runDir, 'relay-config');
+/** `durable`: the relay plus the four rows a durable call writes (bench/relay/worker.js). */
+export function relayTarget({ repo, runDir, stateRoot, port, core, durable = false }) {
+  const name = durable ? 'durable' : 'relay';
+  const slot = workerdSlot(join(stateRoot, name));
+  const configDir = join(runDir, `${name}-config`);
   const bundle = join(configDir, 'relay-bundle.js');
   return {
-    name: 'relay',
-    label: 'bare relay Worker',
+    name,
+    label: durable ? 'durable relay Worker (the relay + the rows of a durable call)' : 'bare relay Worker',
     runtime: `workerd ${workerdVersion()} (bare: generated config, no proxy)`,
     domain: 'relay.invalid',
     // Objects hibernate 10 s after their last event.
@@ -35,7 +37,7 @@ export function relayTarget({ repo, runDir, stateRoot, port, core }) {
     /** @param state 'empty' | 'kept' | 'saved' (see prepareState) */
     async start({ state = 'kept', inspectorPort, meter = false } = {}) {
       await slot.run(state, {
-        name: 'relay',
+        name,
         core,
         port,
         inspectorPort,
@@ -43,7 +45,7 @@ export function relayTarget({ repo, runDir, stateRoot, port, core }) {
         compatibilityDate: compatibilityDate(repo),
         modules: [{ name: 'worker.js', path: bundle }],
         durableObjects: [{ binding: 'RELAY', className: 'RelayUser' }],
-        text: meter ? { SWITCHBOARD_METER: '1' } : {},
+        text: { ...(meter ? { SWITCHBOARD_METER: '1' } : {}), ...(durable ? { RELAY_DURABLE: '1' } : {}) },
       });
     },
     async provision() {

@@ -46,6 +46,8 @@ export class UserObject extends DurableObject<Env> {
   private readonly host: EffectHost;
   private identity: UserIdentity | null;
   private config: UserConfig | null;
+  /** The tenant's policy with its defaults filled in, made once per configuration, not per frame. */
+  private limits: TenantPolicy | null;
   private nonceSecret: string | null;
   private guard: AuthGuard | null;
 
@@ -63,6 +65,7 @@ export class UserObject extends DurableObject<Env> {
     const meta = this.store.load();
     this.identity = meta.identity;
     this.config = meta.config;
+    this.limits = meta.config ? withDefaultLimits(meta.config.policy) : null;
     this.nonceSecret = meta.nonceSecret;
     this.guard = meta.guard;
     this.host = {
@@ -92,7 +95,7 @@ export class UserObject extends DurableObject<Env> {
     const generation = h.get('X-Switchboard-Token-Generation') ?? '';
     if (auth && (!config.credentials.enabled || generation !== (config.tokenGeneration ?? ''))) return revoked();
     await this.awake();
-    const admission = this.book.admit(auth, ip, withDefaultLimits(config.policy));
+    const admission = this.book.admit(auth, ip, this.limits!);
     if (!admission.ok) return jsonError(admission.status, admission.code, admission.message);
     if (admission.evict) await this.closeSocket(admission.evict, CLOSE_POLICY, 'replaced by a newer unauthenticated socket');
 
@@ -118,7 +121,7 @@ export class UserObject extends DurableObject<Env> {
     const text = typeof message === 'string' ? message : lenientUtf8.decode(message);
     await this.awake();
     this.flows.heard(ws, att, Date.now());
-    const policy = this.config ? withDefaultLimits(this.config.policy) : null;
+    const policy = this.limits;
     if (policy) {
       const taken = takeToken(this.buckets.get(att.c), Date.now(), policy.messagesPerSecond, policy.messageBurst);
       this.buckets.set(att.c, taken.bucket);
@@ -196,6 +199,7 @@ export class UserObject extends DurableObject<Env> {
   async configure(identity: UserIdentity, config: UserConfig): Promise<void> {
     this.identity = identity;
     this.config = config;
+    this.limits = withDefaultLimits(config.policy);
     this.store.setMeta('identity', identity);
     this.store.setMeta('config', config);
     if (!this.nonceSecret) {
@@ -234,6 +238,7 @@ export class UserObject extends DurableObject<Env> {
     await this.closeAll('user deleted');
     this.store.wipe();
     this.config = null;
+    this.limits = null;
     this.identity = null;
     this.nonceSecret = null;
     this.guard = null;
@@ -283,7 +288,7 @@ export class UserObject extends DurableObject<Env> {
     return {
       now: Date.now(),
       user: this.identity.user,
-      policy: this.config ? withDefaultLimits(this.config.policy) : unknownUserPolicy(this.identity.tenant),
+      policy: this.limits ?? unknownUserPolicy(this.identity.tenant),
       credentials: this.config?.credentials ?? null,
       nonceSecret: this.nonceSecret ?? 'unconfigured',
       displayName: this.config?.displayName ?? null,

@@ -7,7 +7,7 @@
 import { isToken, utf8Length } from './grammar.js';
 import { contacts, cseq, from, integerHeader, isValidCallId, nameAddrs, to, vias } from './headers.js';
 import { MAX_CALL_ID, MAX_DISPLAY_NAME, MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_HEADER_URI, MAX_MESSAGE_BYTES, MAX_RELAYED_BYTES, MAX_REQUEST_URI, MAX_TAG } from './limits.js';
-import { canonicalName, field, header, headerLines, type HeaderField, type SipMessage, type SipRequest } from './message.js';
+import { canonicalName, field, header, headerKey, headerLines, type HeaderField, type SipMessage, type SipRequest } from './message.js';
 import type { NameAddr } from './name-addr.js';
 import { tagOf } from './name-addr.js';
 import { parseUri } from './uri.js';
@@ -92,9 +92,14 @@ export function parseMessage(text: string, opts: { trusted?: boolean } = {}): Pa
     const name = text.slice(lineStart, nameEnd);
     if (!isToken(name)) return fail(400, `Malformed header name: ${clip(name)}`, headers);
     if (!opts.trusted && tooLong === null && end - lineStart > MAX_HEADER_LINE) tooLong = name;
-    const f = field(name, text.slice(colon + 1, end).trim());
+    // The value without its surrounding whitespace, cut once (no slice and then trim).
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isSpace(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isSpace(text.charCodeAt(ve - 1))) ve--;
+    const value = text.slice(vs, ve);
     // A line that ends in CRLF can be copied as it is; one with a bare LF is written anew.
-    headers.push(lf >= 0 && end !== stop && name.length > 1 ? { name: f.name, key: f.key, value: f.value, src: text, start: lineStart, end: pos } : f);
+    headers.push(lf >= 0 && end !== stop && name.length > 1 ? { name, key: headerKey(name), value, src: text, start: lineStart, end: pos } : field(name, value));
   }
   firstLine ??= '';
   if (!opts.trusted && pos > MAX_HEADER_SECTION && body === '') return fail(513, 'Header Section Too Large', headers);
@@ -216,6 +221,11 @@ function recoverHeaders(text: string): HeaderField[] {
     if (colon > 0 && isToken(line.slice(0, colon).trim())) out.push(field(line.slice(0, colon).trim(), line.slice(colon + 1).trim()));
   }
   return out;
+}
+
+/** What String.prototype.trim removes from a header value that matters here: SP, HTAB, and stray CR/LF. */
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12;
 }
 
 function clip(s: string): string {
