@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseMessage } from '../../sip/message/parser.js';
 import { serialize } from '../../sip/message/serializer.js';
-import { contacts, cseq, fromTag, integerHeader, toTag, vias } from '../../sip/message/headers.js';
+import { contacts, cseq, from, fromTag, integerHeader, toTag, vias } from '../../sip/message/headers.js';
 import { field as headerField, header, prependHeaders, setHeader, type SipMessage } from '../../sip/message/message.js';
 import { utf8Length } from '../../sip/message/grammar.js';
 import { allTraces } from '../support/traces.js';
@@ -157,3 +157,39 @@ describe('splicing (a proxy leaves what it does not touch as it came, §16.6)', 
     );
   });
 });
+
+describe('values and quoted strings (§7.3.1, §25.1)', () => {
+  const request = (extra: string) =>
+    `OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/WSS a.invalid;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nTo: <sip:bob@example.com>\r\n` +
+    `Call-ID: c1\r\nCSeq: 1 OPTIONS\r\n${extra}Content-Length: 0\r\n\r\n`;
+
+  it('reads a value without the spaces and tabs around it, and splices its line as it came', () => {
+    const text = request('From: <sip:alice@example.com>;tag=1\r\nSubject: \t  hello  there \t \r\n');
+    const msg = parsed(text);
+    expect(header(msg, 'subject')).toBe('hello  there');
+    expect(header(msg, 'from')).toBe('<sip:alice@example.com>;tag=1');
+    expect(serialize(msg)).toBe(text);
+  });
+
+  it('keeps an empty value empty', () => {
+    expect(header(parsed(request('From: <sip:alice@example.com>;tag=1\r\nSubject:   \t\r\n')), 'subject')).toBe('');
+  });
+
+  it('unescapes quoted-pairs in a display name, and reads a plain one as it is', () => {
+    const escaped = parsed(request('From: "Bob \\"the\\" Builder \\\\ 2" <sip:alice@example.com>;tag=1\r\n'));
+    expect(fromDisplayName(escaped)).toBe('Bob "the" Builder \\ 2');
+    const plain = parsed(request('From: "Alice, Smith" <sip:alice@example.com>;tag=1\r\n'));
+    expect(fromDisplayName(plain)).toBe('Alice, Smith');
+    expect(fromTag(plain)).toBe('1');
+  });
+
+  it('refuses a display name whose quote is never closed', () => {
+    const r = parseMessage(request('From: "Alice <sip:alice@example.com>;tag=1\r\n'));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect([r.status, r.reason]).toEqual([400, 'Malformed From header']);
+  });
+});
+
+function fromDisplayName(msg: SipMessage): string | null {
+  return from(msg)?.displayName ?? null;
+}
