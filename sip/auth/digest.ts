@@ -3,7 +3,7 @@
  * response verification and stateless nonces. Pure functions; the secret and the clock
  * are inputs.
  */
-import { hmac } from '@noble/hashes/hmac.js';
+import { hmac, type _HMAC } from '@noble/hashes/hmac.js';
 import { md5 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -131,7 +131,27 @@ export function createNonce(secret: string, now: number, salt: string, conn: str
 
 /** The first 128 bits of the HMAC, in hex. */
 function nonceMac(secret: string, ts: string, salt: string, conn: string): string {
-  return hmacSha256Hex(secret, `nonce:${ts}:${salt}:${conn}`).slice(0, 32);
+  return bytesToHex(keyedHmac(secret).update(utf8Encode(`nonce:${ts}:${salt}:${conn}`)).digest()).slice(0, 32);
+}
+
+/**
+ * The HMAC state after the key's inner and outer pads (RFC 2104 §2), kept per nonce secret:
+ * a user object's secret never changes, so each nonce costs a copy of that state and the
+ * hashing of its own text, not the key's two blocks again. Bounded (a pure cache: losing
+ * it changes no answer).
+ */
+type KeyedHmac = _HMAC<ReturnType<typeof sha256.create>>;
+const KEYED = new Map<string, KeyedHmac>();
+const MAX_KEYED = 1024;
+
+function keyedHmac(secret: string): KeyedHmac {
+  let keyed = KEYED.get(secret);
+  if (keyed === undefined) {
+    if (KEYED.size >= MAX_KEYED) KEYED.clear();
+    keyed = hmac.create(sha256, utf8Encode(secret)) as KeyedHmac;
+    KEYED.set(secret, keyed);
+  }
+  return keyed.clone();
 }
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';

@@ -57,6 +57,20 @@ describe('SHA-256 (FIPS 180-4 examples) and HMAC-SHA256 (RFC 4231)', () => {
     expect(mac).toBe(createHmac('sha256', 'nonce-secret').update(`nonce:${ts}:salt1:conn1`).digest('hex').slice(0, 32));
     expect(checkNonce('nonce-secret', nonce, 1_700_000_000_000, 'conn1')).toBe('valid');
   });
+
+  it('keys each secret apart, and each nonce from the untouched keyed state (past the cache bound too)', () => {
+    const expected = (secret: string, salt: string) => createHmac('sha256', secret).update(`nonce:${(1_700_000_000).toString(36)}:${salt}:c`).digest('hex').slice(0, 32);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 1100; i += 7) {
+        const secret = `secret-${i}`;
+        const nonce = createNonce(secret, 1_700_000_000_000, `s${round}`, 'c');
+        expect(nonce.split('.')[2]).toBe(expected(secret, `s${round}`));
+        expect(checkNonce(`secret-${i + 1}`, nonce, 1_700_000_000_000, 'c')).toBe('invalid');
+      }
+    }
+    for (let i = 0; i < 1100; i++) createNonce(`filler-${i}`, 1_700_000_000_000, 's', 'c');
+    expect(createNonce('secret-0', 1_700_000_000_000, 'again', 'c').split('.')[2]).toBe(expected('secret-0', 'again'));
+  });
 });
 
 describe('timingSafeEqual', () => {
