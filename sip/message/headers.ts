@@ -26,7 +26,9 @@ function view<T>(msg: SipMessage, key: string, compute: () => T): T {
     m = new Map();
     Object.defineProperty(holder, VIEWS, { value: m, enumerable: false });
   }
-  if (m.has(key)) return m.get(key) as T;
+  // No view is ever undefined (a view that finds nothing is null): one lookup decides.
+  const seen = m.get(key);
+  if (seen !== undefined) return seen as T;
   const v = compute();
   m.set(key, v);
   return v;
