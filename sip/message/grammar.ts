@@ -22,9 +22,14 @@ export function isWhitespace(c: string | undefined): boolean {
 export function readQuoted(s: string, start: number): { value: string; end: number } | null {
   if (s[start] !== '"') return null;
   // Most quoted strings hold no quoted-pair: one slice, not a string built char by char.
+  // Without a backslash before it, the first DQUOTE is the closing one. The search for a
+  // backslash stays within the quoted string: a line of many short quoted strings must
+  // not cost a scan to its end for each of them.
   const close = s.indexOf('"', start + 1);
-  const escape = s.indexOf('\\', start + 1);
-  if (close >= 0 && (escape < 0 || escape > close)) return { value: s.slice(start + 1, close), end: close + 1 };
+  if (close >= 0) {
+    const value = s.slice(start + 1, close);
+    if (!value.includes('\\')) return { value, end: close + 1 };
+  }
   let out = '';
   for (let i = start + 1; i < s.length; i++) {
     const c = s[i];
