@@ -1,9 +1,9 @@
 /**
  * A small cache of answers that may be a little stale: positive entries live 30 s (or as
  * long as the owner says), negative ones 5 s (something created meanwhile is seen soon;
- * a flood of one unknown name costs one lookup each 5 s). It holds the lookup's promise, so callers that ask
- * at once share one lookup and see its answer in the order they asked. Bounded, oldest
- * out first; losing it loses nothing.
+ * a flood of one unknown name costs one lookup each 5 s). It holds the lookup's promise,
+ * so callers that ask at once share one lookup and see its answer in the order they
+ * asked. Bounded, oldest out first; losing it loses nothing.
  */
 const TTL_MS = 30_000;
 const NEGATIVE_TTL_MS = 5_000;

@@ -4,12 +4,13 @@
  *
  * - A deadline due within NEAR_MS (an unauthenticated socket's 30 s, an unanswered
  *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s, the write
- *   of changed records to their sockets' attachments) is kept by one in-memory timer. Such deadlines belong to sockets that are open now, and a
- *   pending timer keeps the object from hibernating (Cloudflare's lifecycle: no
- *   hibernation while a setTimeout is scheduled), so nothing is lost to hibernation; what
- *   would lose the timer (a restart, a deploy) closes those sockets too. Most of them are
- *   gone within milliseconds (the socket signs in, the 100 Trying arrives, the MESSAGE is
- *   answered), and then cost nothing but a cleared timer.
+ *   of changed records to their sockets' attachments) is kept by one in-memory timer.
+ *   Such deadlines belong to sockets that are open now, and a pending timer keeps the
+ *   object from hibernating (Cloudflare's lifecycle: no hibernation while a setTimeout
+ *   is scheduled), so nothing is lost to hibernation; what would lose the timer (a
+ *   restart, a deploy) closes those sockets too. Most of them are gone within
+ *   milliseconds (the socket signs in, the 100 Trying arrives, the MESSAGE is answered),
+ *   and then cost nothing but a cleared timer.
  * - A deadline further off (a ring timeout, the look at a quiet call's flow after 60 s)
  *   goes to the storage alarm, which survives hibernation. That alarm only ever moves
  *   earlier; one that fires early finds nothing due and plans again.

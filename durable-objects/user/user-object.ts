@@ -45,9 +45,9 @@ export class UserObject extends DurableObject<Env> {
   private readonly buckets = new Map<string, Bucket>();
   private readonly host: EffectHost;
   private identity: UserIdentity | null;
-  private config: UserConfig | null;
-  /** The tenant's policy with its defaults filled in, made once per configuration, not per frame. */
-  private limits: TenantPolicy | null;
+  private config: UserConfig | null = null;
+  /** The tenant's policy with its defaults filled in, made once per configuration, not per frame (useConfig). */
+  private limits: TenantPolicy | null = null;
   private nonceSecret: string | null;
   private guard: AuthGuard | null;
 
@@ -64,8 +64,7 @@ export class UserObject extends DurableObject<Env> {
     // One statement: what the tenant pushed, and the password guard.
     const meta = this.store.load();
     this.identity = meta.identity;
-    this.config = meta.config;
-    this.limits = meta.config ? withDefaultLimits(meta.config.policy) : null;
+    this.useConfig(meta.config);
     this.nonceSecret = meta.nonceSecret;
     this.guard = meta.guard;
     this.host = {
@@ -198,8 +197,7 @@ export class UserObject extends DurableObject<Env> {
   /** Stores the user's credentials and the tenant's policy (pushed whenever they change). */
   async configure(identity: UserIdentity, config: UserConfig): Promise<void> {
     this.identity = identity;
-    this.config = config;
-    this.limits = withDefaultLimits(config.policy);
+    this.useConfig(config);
     this.store.setMeta('identity', identity);
     this.store.setMeta('config', config);
     if (!this.nonceSecret) {
@@ -237,8 +235,7 @@ export class UserObject extends DurableObject<Env> {
     await this.awake();
     await this.closeAll('user deleted');
     this.store.wipe();
-    this.config = null;
-    this.limits = null;
+    this.useConfig(null);
     this.identity = null;
     this.nonceSecret = null;
     this.guard = null;
@@ -281,6 +278,12 @@ export class UserObject extends DurableObject<Env> {
   /** Closes every socket; each close ends its calls with BYE and drops its bindings. */
   private async closeAll(reason: string): Promise<void> {
     for (const ws of this.book.open()) await this.closeSocket(ws, 1000, reason);
+  }
+
+  /** The configuration, and the limits derived from it: set together, never apart. */
+  private useConfig(config: UserConfig | null): void {
+    this.config = config;
+    this.limits = config ? withDefaultLimits(config.policy) : null;
   }
 
   private context(): StepContext | null {

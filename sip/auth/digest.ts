@@ -7,7 +7,7 @@ import { hmac, type _HMAC } from '@noble/hashes/hmac.js';
 import { md5 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { quote, readQuoted, isWhitespace, utf8Encode } from '../message/grammar.js';
+import { memoize, quote, readQuoted, isWhitespace, utf8Encode } from '../message/grammar.js';
 import { timingSafeEqual } from './timing-safe-equal.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
@@ -137,21 +137,14 @@ function nonceMac(secret: string, ts: string, salt: string, conn: string): strin
 /**
  * The HMAC state after the key's inner and outer pads (RFC 2104 §2), kept per nonce secret:
  * a user object's secret never changes, so each nonce costs a copy of that state and the
- * hashing of its own text, not the key's two blocks again. Bounded (a pure cache: losing
- * it changes no answer).
+ * hashing of its own text, not the key's two blocks again. Bounded like every memoised
+ * view (a pure cache: losing it changes no answer); the state is copied, never written.
  */
 type KeyedHmac = _HMAC<ReturnType<typeof sha256.create>>;
-const KEYED = new Map<string, KeyedHmac>();
-const MAX_KEYED = 1024;
+const keyedState = memoize((secret: string) => hmac.create(sha256, utf8Encode(secret)) as KeyedHmac, 1024);
 
 function keyedHmac(secret: string): KeyedHmac {
-  let keyed = KEYED.get(secret);
-  if (keyed === undefined) {
-    if (KEYED.size >= MAX_KEYED) KEYED.clear();
-    keyed = hmac.create(sha256, utf8Encode(secret)) as KeyedHmac;
-    KEYED.set(secret, keyed);
-  }
-  return keyed.clone();
+  return keyedState(secret).clone();
 }
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
