@@ -7,7 +7,7 @@ import { UserObject as UserObjectImpl } from '../durable-objects/user/user-objec
 import { createApp } from './app.js';
 
 /** The user's object; with `SWITCHBOARD_METER=1` (the bench's metered pass) it counts per event (meter.ts). */
-export const UserObject = metered(UserObjectImpl, ['relayRequest', 'relayResponse', 'configure', 'snapshot', 'history', 'remove']);
+export const UserObject = metered(UserObjectImpl, ['relayRequest', 'relayResponse', 'lookAtCall', 'configure', 'snapshot', 'history', 'remove']);
 export { TenantObject } from '../durable-objects/tenant/tenant-object.js';
 export { DirectoryObject } from '../durable-objects/directory/directory-object.js';
 

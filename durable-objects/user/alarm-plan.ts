@@ -11,14 +11,19 @@
  *   restart, a deploy) closes those sockets too. Most of them are gone within
  *   milliseconds (the socket signs in, the 100 Trying arrives, the MESSAGE is answered),
  *   and then cost nothing but a cleared timer.
- * - A deadline further off (a ring timeout, the look at a quiet call's flow after 60 s)
- *   goes to the storage alarm, which survives hibernation. That alarm only ever moves
+ * - A deadline further off (a ring timeout, the look at a quiet call's flows after 60 s,
+ *   which only the callee's object keeps) goes to the storage alarm, which survives hibernation. That alarm only ever moves
  *   earlier; one that fires early finds nothing due and plans again.
  *
  * A storage alarm that nothing needs any more is deleted only when the object has had no
  * far deadline for BUSY_MS: a user with back-to-back calls keeps one alarm across them
  * (it fires, finds the next call's deadlines later, and is set once more) instead of a
  * delete and a set for every call. Cloudflare bills a setAlarm as a row written.
+ *
+ * A look at a quiet flow may come LOOK_SLACK_MS early (sip/registrar/liveness.ts), so
+ * an alarm that fires a little before one (a call answered 5 s into its ring: the ring
+ * timeout's alarm, 5 s before the first look at the call's flows) does it, and sets
+ * nothing new: one setAlarm for the call.
  *
  * Inside a handler nothing at or before now is planned: what was due has just been
  * done, and a past alarm would leave the plan pointing at one that already ran.

@@ -43,6 +43,19 @@ export class Peers {
     return stub;
   }
 
+  /**
+   * Asks `peer`'s object to look at its user's flow in the call `callId` with `me`. A
+   * peer that cannot be reached is logged and left: its own close or the next ask will do.
+   */
+  async lookAtCall(peer: string, me: string, callId: string): Promise<void> {
+    try {
+      await this.stub(peer).lookAtCall({ tenant: this.tenant(), user: peer }, me, callId);
+    } catch (err) {
+      console.error('switchboard: look at a peer flow failed', peer, err instanceof Error ? err.message : err);
+      this.drop(peer);
+    }
+  }
+
   /** The stub failed: the next call builds a new one. */
   drop(user: string): void {
     this.stubs.delete(user);

@@ -19,7 +19,7 @@ import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
 import { AlarmPlan, FLUSH_SOURCE, alarmSources, type DueReason } from './alarm-plan.js';
 import { perform, sendTo, type EffectHost } from './effects.js';
-import { FlowWatcher } from './flows.js';
+import { FlowWatcher, type FlowAction } from './flows.js';
 import { LiveState } from './live-state.js';
 import type { UserConfig, UserIdentity, UserSnapshot } from './model.js';
 import { Peers } from './peers.js';
@@ -57,7 +57,7 @@ export class UserObject extends DurableObject<Env> {
     this.alarms = new AlarmPlan(ctx.storage, (reason) => this.onAlarm(reason), () => this.dueTimes());
     this.book = new SocketBook(ctx);
     this.live = new LiveState(this.book, this.store);
-    this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn));
+    this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn), () => this.identity?.user ?? null);
     this.peers = new Peers(env, () => this.identity!.tenant);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
@@ -166,12 +166,7 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     for (const ws of this.book.overdue(now)) await this.closeSocket(ws, CLOSE_POLICY, 'not authenticated within 30 s');
     // Silent flows are asked whether anyone is there; those that did not answer are closed.
-    if (this.config && this.identity) {
-      for (const a of this.flows.due(this.live.peek(), now, this.identity.user, this.config.policy.domain, () => randomToken(8))) {
-        if (a.kind === 'probe') sendTo(this.book, a.conn, a.text);
-        else await this.closeSocket(a.ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
-      }
-    }
+    if (this.config) await this.onFlows(this.flows.due(this.live.peek(), now, this.config.policy.domain, () => randomToken(8)));
     await this.run({ type: 'timer' });
     // Last, so that what the timer input changed goes with the rest.
     this.live.flush();
@@ -190,6 +185,15 @@ export class UserObject extends DurableObject<Env> {
     this.identity ??= to;
     await this.awake();
     await this.run({ type: 'peer-response', from, text, media });
+  }
+
+  /** `from`'s object watches their call `callId` with this user and asks for a look at this user's flow in it (flows.ts). */
+  async lookAtCall(to: UserIdentity, from: string, callId: string): Promise<void> {
+    this.identity ??= to;
+    await this.awake();
+    if (!this.config) return;
+    await this.onFlows(this.flows.lookAtCall(this.live.peek(), from, callId, Date.now(), this.config.policy.domain, () => randomToken(8)));
+    this.alarms.plan();
   }
 
   // ---------------------------------------------------------------- RPC from the tenant object
@@ -255,6 +259,17 @@ export class UserObject extends DurableObject<Env> {
     const state = this.live.get(this.guard, closing);
     const open = new Set(this.book.open().map((ws) => this.book.attachment(ws).c));
     for (const conn of lostConnections(state, open)) await this.run({ type: 'socket-closed', conn });
+  }
+
+  /** Carries out what the flows' watch decided: probes, closes of dead flows, and asks of the other parties' objects. */
+  private async onFlows(actions: readonly FlowAction[]): Promise<void> {
+    const asks: Array<Promise<void>> = [];
+    for (const a of actions) {
+      if (a.kind === 'probe') sendTo(this.book, a.conn, a.text);
+      else if (a.kind === 'dead') await this.closeSocket(a.ws, 1001, 'flow did not answer a keepalive probe (RFC 5626)');
+      else asks.push(this.peers.lookAtCall(a.peer, this.identity!.user, a.callId));
+    }
+    await Promise.all(asks);
   }
 
   /** Closes one socket we decided to end; its close ends its calls and drops its bindings. */

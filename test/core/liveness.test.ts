@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CALL_SILENCE_MS, FLOW_TIMER_S, PROBE_TIMEOUT_MS, RINGING_SILENCE_MS, judgeFlow, watchedFlows } from '../../sip/registrar/liveness.js';
+import { CALL_SILENCE_MS, FLOW_TIMER_S, LOOK_SLACK_MS, PROBE_TIMEOUT_MS, RINGING_SILENCE_MS, judgeFlow, peerLooks, watchedFlows } from '../../sip/registrar/liveness.js';
 import { registeredPair } from '../support/sim.js';
 
 const T = 1_000_000;
@@ -32,13 +32,36 @@ describe('dead flows (RFC 5626 §4.4): when a flow is probed and when it is dead
     expect(judgeFlow('outbound', quiet, T + 2 * FLOW_TIMER_S * 1000 + PROBE_TIMEOUT_MS).action).toBe('probe');
   });
 
-  it('watches the callee’s flow while an INVITE rings it, and both flows once the call is up', () => {
+  it('watches the callee’s flow while an INVITE rings it; once the call is up the callee’s object watches it, and asks after the caller', () => {
     const { sim, alice, bob, a, b } = registeredPair();
     sim.send(a, alice.invite('bob').text);
     const atBob = sim.take(b).find((t) => t.startsWith('INVITE'))!;
-    expect([...watchedFlows(sim.state('bob')).entries()]).toEqual([[b, 'ringing']]);
+    expect([...watchedFlows(sim.state('bob'), 'bob').entries()]).toEqual([[b, 'ringing']]);
     sim.send(b, bob.respond(atBob, 200, { toTag: 'bob-tag' }));
-    expect([...watchedFlows(sim.state('bob')).entries()]).toEqual([[b, 'call']]);
-    expect([...watchedFlows(sim.state('alice')).entries()]).toEqual([[a, 'call']]);
+    expect([...watchedFlows(sim.state('bob'), 'bob').entries()]).toEqual([[b, 'call']]);
+    // The caller's flow is looked at when bob's object asks, not on a clock of its own.
+    expect([...watchedFlows(sim.state('alice'), 'alice').entries()]).toEqual([[a, 'call-by-peer']]);
+    expect(peerLooks(sim.state('alice'), 'alice', new Map())).toEqual([]);
+    const [look] = peerLooks(sim.state('bob'), 'bob', new Map());
+    const dialog = sim.state('bob').dialogs[0]!;
+    expect(look).toEqual({ dialog: dialog.id, peer: 'alice', callId: dialog.callId, since: dialog.answeredAt });
+    // Asked a moment ago: the next ask is a minute after that.
+    expect(peerLooks(sim.state('bob'), 'bob', new Map([[dialog.id, T]]))[0]!.since).toBe(T);
+  });
+
+  it('a flow the peer watches is never probed on its own clock, but dies like any other once probed', () => {
+    const silent = { heardAt: T, ringingSince: null, probedAt: null };
+    expect(judgeFlow('call-by-peer', silent, T + 3_600_000)).toEqual({ action: 'none', next: null });
+    const probed = { ...silent, probedAt: T + 1 };
+    expect(judgeFlow('call-by-peer', probed, T + 1 + PROBE_TIMEOUT_MS)).toEqual({ action: 'dead', next: null });
+  });
+
+  it('a look may come LOOK_SLACK_MS early, a probe’s timeout never does', () => {
+    const heard = { heardAt: T, ringingSince: null, probedAt: null };
+    const at = T + CALL_SILENCE_MS - LOOK_SLACK_MS;
+    expect(judgeFlow('call', heard, at - 1, LOOK_SLACK_MS).action).toBe('none');
+    expect(judgeFlow('call', heard, at, LOOK_SLACK_MS).action).toBe('probe');
+    const probed = { ...heard, probedAt: T };
+    expect(judgeFlow('call', probed, T + PROBE_TIMEOUT_MS - 1, LOOK_SLACK_MS)).toEqual({ action: 'none', next: T + PROBE_TIMEOUT_MS });
   });
 });

@@ -345,6 +345,43 @@ describe('7. a frozen peer is noticed', () => {
     expect(bob.sock.closed).toBeNull();
   });
 
+  it('a silent caller is found through the callee’s object: it asks, the caller’s object probes, and closes the flow that does not answer', async () => {
+    const { t, alice, bob } = await callInProgress();
+    const aliceStub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
+    const bobStub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
+    // One object watches the call: the caller's keeps no alarm of its own for it.
+    expect(await runInDurableObject(aliceStub, (_o, state) => state.storage.getAlarm())).toBeNull();
+    const start = Date.now();
+    await alarmAt(bobStub, start + CALL_SILENCE_MS + 1_000);
+    vi.useRealTimers();
+    // bob's object probes bob, and asks alice's object, which probes alice.
+    bob.sock.send(bob.ua.respond(await bob.sock.next('OPTIONS'), 200));
+    const probe = asRequest(await alice.sock.next('OPTIONS'));
+    expect(header(probe, 'via')).toMatch(/branch=z9hG4bK-sb~g/);
+    // alice says nothing: her object's timer (or, here, its alarm) finds the flow dead 10 s later.
+    await alarmAt(aliceStub, start + CALL_SILENCE_MS + PROBE_TIMEOUT_MS + 2_000);
+    vi.useRealTimers();
+    expect((await alice.sock.waitClosed()).code).toBe(1001);
+    expect(header(asRequest(await bob.sock.next('BYE')), 'reason')).toMatch(/Connection lost/);
+    expect(bob.sock.closed).toBeNull();
+  });
+
+  it('a call answered a few seconds into its ring costs one alarm: the ring timeout’s, whose firing does the first look at both flows', async () => {
+    const { t, alice, bob } = await callInProgress();
+    const alarms = await Promise.all(['alice', 'bob'].map((u) => runInDurableObject(env.USERS.get(env.USERS.idFromName(`${t.id}/${u}`)), (_o, state) => state.storage.getAlarm())));
+    expect(alarms[0]).toBeNull();
+    expect(alarms[1]).not.toBeNull();
+    // That alarm is the ring timeout's (set at the INVITE, 60 s), earlier than the look a minute after the ACK.
+    const bobStub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(alarms[1]!);
+    await runDurableObjectAlarm(bobStub);
+    vi.useRealTimers();
+    // It fired within the looks' slack: both flows are looked at now, not at an alarm of their own 0.1 s later.
+    await bob.sock.next('OPTIONS');
+    await alice.sock.next('OPTIONS');
+  });
+
   it('a call whose session timer (RFC 4028) runs out unrefreshed ends with BYE to both parties', async () => {
     const { t, alice, bob } = await callInProgress({ inviteHeaders: ['Supported: timer', 'Session-Expires: 90'], answerHeaders: ['Session-Expires: 90;refresher=uac', 'Require: timer'] });
     const stub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
