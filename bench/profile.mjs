@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Where a workerd target's CPU goes under the call load: `node bench/profile.mjs product`
- * (or `relay`; `product:register` profiles the registrations instead). Same generator,
+ * (or `relay`; `product:register` profiles the registrations instead, `product:sparse` the
+ * sparse scenario's calls between hibernated objects, with --sparse-users and --sparse-seconds). Same generator,
  * users and concurrency as `npm run bench` (same options); the Worker's isolate is
  * profiled through workerd's inspector during the measured window.
  * Writes bench/results/<target>.cpuprofile (open it in Chrome DevTools) and prints the
@@ -17,15 +18,18 @@ import { connectInspector, summarizeProfile } from './lib/inspector.mjs';
 import { readOptions } from './lib/options.mjs';
 import { ensurePinned } from './lib/pinning.mjs';
 import { Population, userName } from './lib/population.mjs';
-import { cpuMs } from './lib/proc.mjs';
+import { cpuMs, sleep } from './lib/proc.mjs';
+import { SPARSE_EXPIRES_S } from './lib/run-target.mjs';
+import { sparseLoad } from './lib/sparse-load.mjs';
 import { makeTarget } from './targets/index.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [which = 'product', ...rest] = process.argv.slice(2);
-// `product:register` profiles the registrations (connect and digest REGISTER) instead of the calls.
+// `product:register` profiles the registrations (connect and digest REGISTER) instead of the calls;
+// `product:sparse` the sparse scenario (every call wakes both objects).
 const [name, phase = 'calls'] = which.split(':');
-if (!['product', 'relay'].includes(name) || !['calls', 'register'].includes(phase)) {
-  console.error('usage: node bench/profile.mjs product|relay[:register] [--users=N --concurrency=N --seconds=N]');
+if (!['product', 'relay'].includes(name) || !['calls', 'register', 'sparse'].includes(phase)) {
+  console.error('usage: node bench/profile.mjs product|relay[:register|:sparse] [--users=N --concurrency=N --seconds=N]');
   process.exit(2);
 }
 const opts = readOptions(rest);
@@ -40,7 +44,7 @@ async function main() {
   try {
     await target.build();
     await target.start({ state: 'empty', inspectorPort });
-    await target.provision(opts.users, userName);
+    await target.provision(phase === 'sparse' ? opts.sparseUsers : opts.users, userName);
     const pop = new Population(target);
     const inspector = await connectInspector(inspectorPort);
     let heapAtStart = null;
@@ -58,6 +62,26 @@ async function main() {
       await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
       const perReg = (cpuMs(target.pids()) - cpu0) / opts.users;
       headline = `${name}: ${Math.round((opts.users * 1000) / (Date.now() - t0))} registrations/s under the profiler, ${perReg.toFixed(3)} ms server CPU per registration`;
+    } else if (phase === 'sparse') {
+      const sparsePop = new Population(target, { expires: SPARSE_EXPIRES_S });
+      await sparsePop.register(0, opts.sparseUsers, { concurrency: opts.regConcurrency });
+      // Every object hibernates before the window, as in the bench.
+      await sleep(target.settleSeconds * 1000);
+      await startProfile();
+      const calls = await sparseLoad({
+        population: sparsePop,
+        pairs: sparsePop.pairs(opts.sparseUsers),
+        ringMs: opts.sparseRingSeconds * 1000,
+        talkMs: opts.sparseTalkSeconds * 1000,
+        gapMs: opts.sparseGapSeconds * 1000,
+        windowMs: opts.sparseSeconds * 1000,
+        tailMs: opts.sparseTailSeconds * 1000,
+        serverCpuMs: () => cpuMs(target.pids()),
+        pids: () => target.pids(),
+        cores: { generator: opts.generatorCore, server: opts.serverCore },
+        log: () => {},
+      });
+      headline = `${name}: ${calls.callsCompleted} sparse calls under the profiler, ${calls.serverCpuMsPerCall} ms server CPU per call`;
     } else {
       await pop.register(0, opts.users, { concurrency: opts.regConcurrency });
       const calls = await callLoad({

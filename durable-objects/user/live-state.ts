@@ -14,6 +14,12 @@
  * socket whose records outgrow that, which takes dozens of calls with long headers on
  * one socket, has them kept in the `spill` table instead, and its attachment says so.
  *
+ * A socket's records are written to its attachment in the event that changes them. A
+ * write held back to batch a burst (INVITE, 100, 180, 200, ACK) would need a pending
+ * timer, and a pending timer keeps the object from hibernating: Cloudflare bills an
+ * object's duration while it is idle but cannot hibernate, and a second of that costs
+ * more than a row written. An event that changes no record of a socket writes nothing.
+ *
  * What must outlive every socket is written to SQLite as the state changes, in the same
  * event: a call's history row when it is answered and when it ends (store.ts), and the
  * password guard.
@@ -26,17 +32,6 @@ import { EMPTY_GUARD } from '../../sip/policy/auth-guard.js';
 import type { Attachment, SocketBook } from './sockets.js';
 import type { UserStore } from './store.js';
 
-/**
- * How long a socket's changed records may wait in memory before they are written to its
- * attachment. A call's messages come in a burst (INVITE, 100, 180, 200, ACK within a
- * second or so, BYE and its 200 likewise), and each would rewrite the attachment;
- * written once after the burst, they cost one serialisation instead of one per message,
- * and none at all for records that came and went within the delay. Nothing is lost by
- * waiting: the flush is a deadline of the object's timer plan (alarm-plan.ts), whose
- * pending timer keeps the object from hibernating until it has run, and what would lose
- * it (a restart) closes the sockets whose attachments these are.
- */
-export const ATTACHMENT_DELAY_MS = 1_000;
 
 /** What one socket carries for the state. */
 export interface SocketRecords {
@@ -49,9 +44,6 @@ const forkKey = (f: Fork): string => `${f.method} ${f.id}`;
 
 export class LiveState {
   private current: UserState | null = null;
-  /** Sockets whose records changed since their attachment was last written, and since when. */
-  private readonly dirty = new Set<string>();
-  private dirtySince: number | null = null;
 
   constructor(
     private readonly book: SocketBook,
@@ -93,10 +85,9 @@ export class LiveState {
   }
 
   /**
-   * Takes the step's result: history rows and the guard go to SQLite now (the output
-   * gate holds what the step sends until they are committed), and every socket whose
-   * records changed is marked for its attachment to be rewritten by `flush`, within
-   * ATTACHMENT_DELAY_MS.
+   * Takes the step's result: history rows and the guard go to SQLite (the output gate
+   * holds what the step sends until they are committed), and every socket whose records
+   * changed has its attachment rewritten, in this event.
    */
   commit(prev: UserState, next: UserState): void {
     this.current = next;
@@ -117,26 +108,7 @@ export class LiveState {
     }
     if (prev.bindings !== next.bindings) diffConns(prev.bindings, next.bindings, (b) => b.id, (b) => [b.conn], touched);
     if (prev.forks !== next.forks) diffConns(prev.forks, next.forks, forkKey, (f) => f.branches.map((b) => b.conn), touched);
-    if (touched.size === 0) return;
-    for (const conn of touched) this.dirty.add(conn);
-    this.dirtySince ??= Date.now();
-  }
-
-  /** When the changed records must be written to their sockets' attachments, or null. */
-  nextFlush(): number | null {
-    return this.dirtySince === null ? null : this.dirtySince + ATTACHMENT_DELAY_MS;
-  }
-
-  /** Writes every changed socket's records into its attachment (the same records are not rewritten). */
-  flush(): void {
-    const state = this.current;
-    this.dirtySince = null;
-    if (state === null) {
-      this.dirty.clear();
-      return;
-    }
-    for (const conn of this.dirty) this.place(conn, state);
-    this.dirty.clear();
+    for (const conn of touched) this.place(conn, next);
   }
 
   /** Writes one socket's records into its attachment (or the spill table when they do not fit). */
@@ -159,20 +131,13 @@ export class LiveState {
     }
   }
 
-  /**
-   * Forgets what memory holds, as an eviction does (the next use rebuilds it). An eviction
-   * never comes while a flush is pending (its timer keeps the object in memory), so what
-   * is pending is written first, as the runtime would have seen it.
-   */
+  /** Forgets what memory holds, as an eviction does (the next use rebuilds it from the attachments). */
   unload(): void {
-    this.flush();
     this.current = null;
   }
 
   /** The user is gone (or, in tests, the runtime restarted): nothing is held. */
   clear(): void {
-    this.dirty.clear();
-    this.dirtySince = null;
     this.current = EMPTY_STATE;
   }
 }

@@ -42,6 +42,8 @@ export class SocketBook {
   private readonly attachments = new Map<string, Attachment>();
   /** Sockets by connection id, looked up once per socket while this instance lives. */
   private readonly sockets = new Map<string, WebSocket>();
+  /** Each socket object's connection id: asked of the runtime (getTags) once per object, not per look. */
+  private readonly conns = new WeakMap<WebSocket, string>();
   /**
    * When the next unauthenticated socket's time is up (null: none), or undefined when it
    * must be worked out again: every event plans the alarm, and most users have no such
@@ -53,7 +55,11 @@ export class SocketBook {
 
   /** The socket's attachment, deserialised once per socket while this instance lives. */
   attachment(ws: WebSocket): Attachment {
-    const conn = this.ctx.getTags(ws)[0] ?? '';
+    let conn = this.conns.get(ws);
+    if (conn === undefined) {
+      conn = this.ctx.getTags(ws)[0] ?? '';
+      this.conns.set(ws, conn);
+    }
     let att = this.attachments.get(conn);
     if (!att) {
       att = ws.deserializeAttachment() as Attachment;
