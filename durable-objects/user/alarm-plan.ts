@@ -3,16 +3,14 @@
  * storage write for its timers at all.
  *
  * - A deadline due within NEAR_MS (an unauthenticated socket's 30 s, an unanswered
- *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s) is kept by
- *   one in-memory timer.
+ *   probe's 10 s, the 5 s look at a ringing leg, a non-INVITE request's 32 s, the write
+ *   of changed records to their sockets' attachments) is kept by one in-memory timer.
  *   Such deadlines belong to sockets that are open now, and a pending timer keeps the
  *   object from hibernating (Cloudflare's lifecycle: no hibernation while a setTimeout
  *   is scheduled), so nothing is lost to hibernation; what would lose the timer (a
  *   restart, a deploy) closes those sockets too. Most of them are gone within
  *   milliseconds (the socket signs in, the 100 Trying arrives, the MESSAGE is answered),
- *   and then cost nothing but a cleared timer. (While one is pending the object is billed
- *   for its duration, so nothing that happens on every call waits on one: records are
- *   written to attachments in the event that changes them, live-state.ts.)
+ *   and then cost nothing but a cleared timer.
  * - A deadline further off (a ring timeout, the look at a quiet call's flows after 60 s,
  *   which only the callee's object keeps) goes to the storage alarm, which survives
  *   hibernation. That alarm only ever moves earlier; one that fires early finds nothing
@@ -42,18 +40,22 @@ export const NEAR_MS = 35_000;
 export const BUSY_MS = 15_000;
 
 /**
- * Every source of the object's timers, in one place: the core's next deadline (ring
- * timeouts, session expiries), the next unauthenticated socket's 30 s, and the next look
- * at a watched flow (or ask of a peer's object). Nothing else wakes a user's object on its own: expiries that nobody waits for
+ * Every source of the object's timers, in one place: the write of changed records to
+ * their sockets' attachments, the core's next deadline (ring timeouts, session
+ * expiries), the next unauthenticated socket's 30 s, and the next look at a watched
+ * flow. Nothing else wakes a user's object on its own: expiries that nobody waits for
  * are done by the next event (sip/index.ts expireDue), and history rows are written in
  * the event that makes them.
  */
 export function alarmSources(live: LiveState, book: SocketBook, flows: FlowWatcher, now: number): Array<number | null> {
   const state = live.peek();
-  return [state ? nextDeadline(state) : null, book.nextDeadline(), flows.next(state, now)];
+  return [live.nextFlush(), state ? nextDeadline(state) : null, book.nextDeadline(), flows.next(state, now)];
 }
 
-/** Why the handler runs: the storage alarm, or the in-memory timer for one source (its index in alarmSources). */
+/** The index in alarmSources of the attachments' flush: a timer for it alone does nothing else. */
+export const FLUSH_SOURCE = 0;
+
+/** Why the handler runs: the storage alarm, or the in-memory timer for one source (its index). */
 export type DueReason = 'alarm' | number;
 
 export class AlarmPlan {

@@ -17,7 +17,7 @@ import { takeToken, type Bucket } from '../../sip/policy/rate-limit.js';
 import type { MediaSummary } from '../../sip/policy/sdp.js';
 import type { Env } from '../env.js';
 import { jsonError, randomToken } from '../shared/http.js';
-import { AlarmPlan, alarmSources } from './alarm-plan.js';
+import { AlarmPlan, FLUSH_SOURCE, alarmSources, type DueReason } from './alarm-plan.js';
 import { perform, sendTo, type EffectHost } from './effects.js';
 import { FlowWatcher, type FlowAction } from './flows.js';
 import { LiveState } from './live-state.js';
@@ -54,7 +54,7 @@ export class UserObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new UserStore(ctx.storage);
-    this.alarms = new AlarmPlan(ctx.storage, () => this.onAlarm(), () => this.dueTimes());
+    this.alarms = new AlarmPlan(ctx.storage, (reason) => this.onAlarm(reason), () => this.dueTimes());
     this.book = new SocketBook(ctx);
     this.live = new LiveState(this.book, this.store);
     this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn), () => this.identity?.user ?? null);
@@ -157,8 +157,10 @@ export class UserObject extends DurableObject<Env> {
     await this.alarms.fireAlarm();
   }
 
-  /** The storage alarm or the in-memory timer: whatever is due now (the same work for both). */
-  private async onAlarm(): Promise<void> {
+  private async onAlarm(reason: DueReason): Promise<void> {
+    // The timer of the attachments' write does only that (anything else due at the same
+    // moment is planned again right after, and gets a run of its own).
+    if (reason === FLUSH_SOURCE) return this.live.flush();
     // The state first: the flows to watch, and the sockets lost while evicted, are in it.
     await this.awake();
     const now = Date.now();
@@ -166,6 +168,8 @@ export class UserObject extends DurableObject<Env> {
     // Silent flows are asked whether anyone is there; those that did not answer are closed.
     if (this.config) await this.onFlows(this.flows.due(this.live.peek(), now, this.config.policy.domain, () => randomToken(8)));
     await this.run({ type: 'timer' });
+    // Last, so that what the timer input changed goes with the rest.
+    this.live.flush();
   }
 
   // ---------------------------------------------------------------- RPC between user objects
