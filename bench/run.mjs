@@ -37,7 +37,7 @@ async function main() {
   mkdirSync(runDir, { recursive: true });
   const ownState = !opts.stateDir;
   const stateRoot = opts.stateDir || mkdtempSync('/dev/shm/switchboard-bench-');
-  const common = { repo, runDir, stateRoot, portBase: opts.portBase, core: opts.serverCore };
+  const common = { repo, runDir, stateRoot, portBase: opts.portBase, core: opts.serverCore, baseline: opts.baseline };
   const started = new Date();
   const workerd = opts.targets.filter((n) => n !== 'kamailio');
   const kamailio = opts.targets.includes('kamailio') && opts.scenarios.includes('load');

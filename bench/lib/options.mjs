@@ -4,7 +4,8 @@
  */
 
 export const OPTIONS = {
-  targets: ['product,relay,kamailio', 'targets to run, in order (Kamailio: bench load, first run only)'],
+  targets: ['product,relay,kamailio', 'targets to run, in order (Kamailio: bench load, first run only; `baseline`: the product at BENCH_BASELINE, for an A/B in one run)'],
+  baseline: ['HEAD~1', 'the git ref the `baseline` target builds the product from (a worktree of this repository)'],
   scenarios: ['load,sparse', 'scenarios: load (calls at a fixed concurrency, memory), sparse (long calls far apart)'],
   runs: [3, 'interleaved runs of each scenario (product, relay, product, relay, ...): medians and spread'],
   meter: [1, 'a last pass with SWITCHBOARD_METER=1 for the counts per call (0 skips it)'],
@@ -52,7 +53,7 @@ export function readOptions(argv = process.argv.slice(2), env = process.env) {
     } else out[key] = raw;
   }
   out.targets = out.targets.split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of out.targets) if (!['product', 'relay', 'durable', 'kamailio'].includes(t)) throw new Error(`unknown target ${t}`);
+  for (const t of out.targets) if (!['product', 'baseline', 'relay', 'durable', 'kamailio'].includes(t)) throw new Error(`unknown target ${t}`);
   out.memorySockets = out.memorySockets.split(',').map(Number);
   out.scenarios = out.scenarios.split(',').map((t) => t.trim()).filter(Boolean);
   for (const s of out.scenarios) if (!['load', 'sparse'].includes(s)) throw new Error(`unknown scenario ${s}`);

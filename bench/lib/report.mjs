@@ -4,8 +4,8 @@
  * per call from the metered pass, the issue's targets with PASS/FAIL, and the Markdown.
  */
 
-const LABELS = { product: 'Switchboard', relay: 'bare relay', durable: 'durable relay', kamailio: 'Kamailio' };
-const WORKERD = ['product', 'relay', 'durable'];
+const LABELS = { product: 'Switchboard', baseline: 'Switchboard at the baseline ref', relay: 'bare relay', durable: 'durable relay', kamailio: 'Kamailio' };
+const WORKERD = ['product', 'baseline', 'relay', 'durable'];
 
 const num = (v, digits = 0) =>
   v === null || v === undefined || Number.isNaN(v) ? 'n/a' : Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -116,7 +116,7 @@ export function ratios(report) {
     out[scenario] = {};
     const p = byTarget.product;
     if (!p) continue;
-    for (const other of ['relay', 'durable', 'kamailio']) {
+    for (const other of ['relay', 'durable', 'baseline', 'kamailio']) {
       const q = byTarget[other];
       if (!q) continue;
       out[scenario][`product/${other}`] = Object.fromEntries(
