@@ -19,7 +19,7 @@ import { readOptions } from './lib/options.mjs';
 import { ensurePinned } from './lib/pinning.mjs';
 import { Population, userName } from './lib/population.mjs';
 import { cpuMs, sleep } from './lib/proc.mjs';
-import { SPARSE_EXPIRES_S } from './lib/run-target.mjs';
+import { SPARSE_EXPIRES_S, sparseTimes } from './lib/run-target.mjs';
 import { sparseLoad } from './lib/sparse-load.mjs';
 import { makeTarget } from './targets/index.mjs';
 
@@ -71,11 +71,7 @@ async function main() {
       const calls = await sparseLoad({
         population: sparsePop,
         pairs: sparsePop.pairs(opts.sparseUsers),
-        ringMs: opts.sparseRingSeconds * 1000,
-        talkMs: opts.sparseTalkSeconds * 1000,
-        gapMs: opts.sparseGapSeconds * 1000,
-        windowMs: opts.sparseSeconds * 1000,
-        tailMs: opts.sparseTailSeconds * 1000,
+        ...sparseTimes(opts),
         serverCpuMs: () => cpuMs(target.pids()),
         pids: () => target.pids(),
         cores: { generator: opts.generatorCore, server: opts.serverCore },

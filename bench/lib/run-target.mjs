@@ -138,6 +138,17 @@ async function quiet(serverCpuMs, maxMs) {
   return Math.round(share * 1000) / 1000;
 }
 
+/** The sparse scenario's times, in ms, from the options. */
+export function sparseTimes(opts) {
+  return {
+    ringMs: opts.sparseRingSeconds * 1000,
+    talkMs: opts.sparseTalkSeconds * 1000,
+    gapMs: opts.sparseGapSeconds * 1000,
+    windowMs: opts.sparseSeconds * 1000,
+    tailMs: opts.sparseTailSeconds * 1000,
+  };
+}
+
 /** The sparse scenario on a new server process. */
 export async function runSparse(target, opts, log, { meter = false } = {}) {
   const out = { runtime: target.runtime, meter, serverLogErrors: {} };
@@ -155,11 +166,7 @@ export async function runSparse(target, opts, log, { meter = false } = {}) {
     out.calls = await sparseLoad({
       population: pop,
       pairs: pop.pairs(opts.sparseUsers),
-      ringMs: opts.sparseRingSeconds * 1000,
-      talkMs: opts.sparseTalkSeconds * 1000,
-      gapMs: opts.sparseGapSeconds * 1000,
-      windowMs: opts.sparseSeconds * 1000,
-      tailMs: opts.sparseTailSeconds * 1000,
+      ...sparseTimes(opts),
       serverCpuMs,
       pids: () => target.pids(),
       cores: { generator: opts.generatorCore, server: opts.serverCore },
