@@ -18,6 +18,7 @@
  * caller's object judges its flow in a call only when asked, or once it has probed it
  * ('call-by-peer'). So a quiet call costs one alarm, not one in each object. A look may
  * come up to LOOK_SLACK_MS early, so that it rides an alarm that fires anyway.
+ *
  * Devices that asked for RFC 5626 keepalives (`reg-id` in their Contact) are told the
  * interval in `Flow-Timer` and are judged by their CRLF pings, which the runtime answers
  * without waking the object; one silent past twice the interval is probed too.
