@@ -19,9 +19,10 @@ export function makeTarget(name, common) {
     return productTarget({ ...common, port: common.portBase, adminToken: randomBytes(16).toString('hex'), limits: { maxUsers: 20_000 } });
   }
   if (name === 'baseline') {
-    const repo = baselineWorktree(common.repo, common.baseline ?? 'HEAD~1', common.runDir);
+    const ref = common.baseline ?? 'HEAD~1';
+    const repo = baselineWorktree(common.repo, ref, common.runDir);
     const t = productTarget({ ...common, repo, runDir: join(common.runDir, 'baseline'), stateRoot: join(common.stateRoot, 'baseline'), port: common.portBase + 4, adminToken: randomBytes(16).toString('hex'), limits: { maxUsers: 20_000 } });
-    return { ...t, name: 'baseline', label: `Switchboard at ${common.baseline ?? 'HEAD~1'}` };
+    return { ...t, name: 'baseline', label: `Switchboard at ${ref}` };
   }
   if (name === 'relay') return relayTarget({ ...common, port: common.portBase + 1 });
   if (name === 'durable') return relayTarget({ ...common, port: common.portBase + 3, durable: true });
