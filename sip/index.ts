@@ -10,7 +10,7 @@
  */
 import type { ConnInfo, Input, StepContext, StepResult } from './io.js';
 import { trimLingering } from './proxy/bounds.js';
-import { byeOnBehalf, cancelOnBehalf, endDialog, sessionExpired } from './dialog/dialog.js';
+import { byeOnBehalf, cancelOnBehalf, endDialog, graceExpired, holdDialog, sessionExpired } from './dialog/dialog.js';
 import { onPeerRequest } from './proxy/from-peer.js';
 import { expireFork, failBranch, forkIsSettled } from './proxy/fork.js';
 import { field } from './message/message.js';
@@ -40,9 +40,12 @@ export function step(state: UserState, input: Input, ctx: StepContext): StepResu
       break;
     }
     case 'socket-closed':
-      onSocketClosed(s, input.conn);
+      onSocketClosed(s, input.conn, input.final === true);
       break;
     case 'timer':
+      break;
+    case 'end-held':
+      for (const d of s.state.dialogs) if (d.state === 'held') byeOnBehalf(s, d);
       break;
     case 'socket-refused':
       onSocketRefused(s, input.conn, input.text, input.status, input.reason, input.retryAfter);
@@ -74,13 +77,21 @@ function onSocketMessage(s: Step, conn: ConnInfo, text: string): void {
 
 /**
  * A socket closed: its bindings go at once, its pending outgoing INVITEs are CANCELled,
- * its ringing branches fail, and its confirmed calls get a BYE on its behalf.
+ * and its ringing branches fail. Its confirmed calls are held for the tenant's grace
+ * period, for the same device to take them back on a new flow (RFC 5626 §4.2.1); with
+ * no grace, or when the service closed the socket for good, they get a BYE on its behalf
+ * at once.
  */
-function onSocketClosed(s: Step, conn: string): void {
-  s.removeBindings((b) => b.conn === conn);
+function onSocketClosed(s: Step, conn: string, final: boolean): void {
+  const gone = s.removeBindings((b) => b.conn === conn);
+  // The device behind the socket, known if it registered an instance on it (RFC 5626 §4.1).
+  const instance = gone.find((b) => b.instance !== null)?.instance ?? null;
   for (const d of s.state.dialogs) {
     if (d.conn !== conn || d.state === 'ended') continue;
-    if (d.kind === 'call' && d.state === 'confirmed') byeOnBehalf(s, d);
+    if (d.kind === 'call' && d.state === 'confirmed') {
+      if (s.ctx.policy.flowGraceMs > 0 && !final) holdDialog(s, d, instance);
+      else byeOnBehalf(s, d);
+    }
     else if (d.kind === 'call' && d.direction === 'out') cancelOnBehalf(s, d);
     else endDialog(s, d, 'connection-lost');
   }
@@ -125,6 +136,7 @@ function expireDue(s: Step): void {
   for (const d of s.state.dialogs) {
     if (d.deadline === null || d.deadline > now) continue;
     if (d.state === 'ended') s.forgetDialog(d.id);
+    else if (d.state === 'held') graceExpired(s, d);
     else if (d.kind === 'call' && d.state === 'confirmed') sessionExpired(s, d);
     else endDialog(s, d, d.state === 'early' ? 'timeout' : 'expired', d.state === 'early' ? 408 : null);
   }
@@ -159,8 +171,9 @@ export function lostConnections(state: UserState, live: ReadonlySet<string>): st
 
 /**
  * The earliest moment something in the state must be acted on for someone who waits:
- * a fork's ring timeout or CANCEL guard runs out (§16.8), or a confirmed call's session
- * expires unrefreshed (RFC 4028 §10). The adapter's alarm must fire then. Bindings
+ * a fork's ring timeout or CANCEL guard runs out (§16.8), a confirmed call's session
+ * expires unrefreshed (RFC 4028 §10), or a held call's grace period ends (the peer
+ * waits for its BYE). The adapter's alarm must fire then. Bindings
  * (§10.3), early dialogs' safety expiry and subscriptions expire lazily (expireDue).
  *
  * Housekeeping is left out (see `nextHousekeeping`): forgetting a fork that has sent its
@@ -170,7 +183,7 @@ export function lostConnections(state: UserState, live: ReadonlySet<string>): st
 export function nextDeadline(state: UserState): number | null {
   let min = Infinity;
   for (const f of state.forks) if (!forkIsSettled(f)) min = Math.min(min, f.deadline);
-  for (const d of state.dialogs) if (d.deadline !== null && d.kind === 'call' && d.state === 'confirmed') min = Math.min(min, d.deadline);
+  for (const d of state.dialogs) if (d.deadline !== null && d.kind === 'call' && (d.state === 'confirmed' || d.state === 'held')) min = Math.min(min, d.deadline);
   return min === Infinity ? null : min;
 }
 

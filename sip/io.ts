@@ -39,8 +39,15 @@ export type Input =
   | { readonly type: 'socket-message'; readonly conn: ConnInfo; readonly text: string }
   | { readonly type: 'peer-request'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
   | { readonly type: 'peer-response'; readonly from: string; readonly text: string; readonly media?: MediaSummary | null }
-  | { readonly type: 'socket-closed'; readonly conn: string }
+  /**
+   * A socket closed. `final` when the service closed it for good (the user deleted or
+   * disabled, its token revoked): its calls end at once instead of being held for the
+   * device to come back (RFC 5626 §4.2.1 recovery is for a network that failed).
+   */
+  | { readonly type: 'socket-closed'; readonly conn: string; readonly final?: boolean }
   | { readonly type: 'timer' }
+  /** The user was deleted or disabled: its held calls will not be taken back, so they end now. */
+  | { readonly type: 'end-held' }
   /** A frame the adapter refused before the state machine (rate limit): answered if a request. */
   | { readonly type: 'socket-refused'; readonly conn: string; readonly text: string; readonly status: number; readonly reason: string; readonly retryAfter?: number }
   /** A request this object relayed that could not reach the peer's object. */

@@ -73,7 +73,11 @@ export interface Fork {
  */
 export type ForkPhase = 'trying' | 'canceling' | 'cancel-first' | 'answered' | 'completed';
 
-export type DialogState = 'early' | 'confirmed' | 'ended';
+/**
+ * held: a confirmed call whose user's socket closed, kept for the grace period in which
+ * the same device may come back on a new flow (dialog-phase.ts, RFC 5626 §4.2.1).
+ */
+export type DialogState = 'early' | 'confirmed' | 'held' | 'ended';
 
 /** One party of a dialog (RFC 3261 §12.1.1, §12.1.2). */
 export interface DialogSide {
@@ -99,8 +103,14 @@ export interface Dialog {
   readonly direction: Direction;
   readonly peer: string;
   readonly state: DialogState;
-  /** This user's socket in the dialog (null on the callee side until a leg answers). */
+  /** This user's socket in the dialog (null on the callee side until a leg answers, and while held). */
   readonly conn: string | null;
+  /**
+   * While held: the `+sip.instance` of the device whose socket closed, whose next flow
+   * takes the call back (null when it registered none: then only an in-dialog request
+   * from one of the user's sockets does).
+   */
+  readonly instance?: string | null;
   readonly createdAt: number;
   readonly answeredAt: number | null;
   readonly endedAt: number | null;
@@ -118,7 +128,8 @@ export interface Dialog {
   readonly answer: MediaSummary | null;
   /**
    * When this record leaves memory or times out: early, its safety expiry; confirmed, its
-   * RFC 4028 session expiry when the UAs negotiated session timers; ended, its linger.
+   * RFC 4028 session expiry when the UAs negotiated session timers; held, the end of its
+   * grace period; ended, its linger.
    */
   readonly deadline: number | null;
   /** The negotiated session interval plus grace (RFC 4028), that a refresh restarts. */

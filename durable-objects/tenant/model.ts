@@ -17,6 +17,7 @@ export interface TenantLimits {
   readonly maxUnauthenticatedSocketsPerAddress: number;
   readonly authFailuresPerAddress: number;
   readonly authFailuresPerUser: number;
+  readonly flowGraceSeconds: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
@@ -33,6 +34,7 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxUnauthenticatedSocketsPerAddress: DEFAULT_LIMITS.maxPendingSocketsPerAddress,
   authFailuresPerAddress: DEFAULT_LIMITS.authFailuresPerSource,
   authFailuresPerUser: DEFAULT_LIMITS.authFailuresPerUser,
+  flowGraceSeconds: DEFAULT_LIMITS.flowGraceMs / 1000,
 };
 
 export interface IceOverride {
@@ -80,5 +82,6 @@ export function policyOf(tenant: Tenant): TenantPolicy {
     maxPendingSocketsPerAddress: tenant.limits.maxUnauthenticatedSocketsPerAddress,
     authFailuresPerSource: tenant.limits.authFailuresPerAddress,
     authFailuresPerUser: tenant.limits.authFailuresPerUser,
+    flowGraceMs: tenant.limits.flowGraceSeconds * 1000,
   };
 }

@@ -15,8 +15,9 @@
  * one socket, has them kept in the `spill` table instead, and its attachment says so.
  *
  * What must outlive every socket is written to SQLite as the state changes, in the same
- * event: a call's history row when it is answered and when it ends (store.ts), and the
- * password guard.
+ * event: a call's history row when it is answered and when it ends (store.ts), the
+ * password guard, and the calls held for a device whose socket closed (they belong to no
+ * socket until it comes back; one `kv` row, read with the rest of the meta on a wake).
  */
 import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
 import { EMPTY_STATE, initiatorTag } from '../../sip/state.js';
@@ -54,6 +55,8 @@ const forkKey = (f: Fork): string => `${f.method} ${f.id}`;
 
 export class LiveState {
   private current: UserState | null = null;
+  /** The held calls as `kv` has them (written whenever they change, read with the meta). */
+  private held: readonly Dialog[];
   /** Sockets whose records changed since their attachment was last written, and since when. */
   private readonly dirty = new Set<string>();
   private dirtySince: number | null = null;
@@ -61,7 +64,10 @@ export class LiveState {
   constructor(
     private readonly book: SocketBook,
     private readonly store: UserStore,
-  ) {}
+    held: readonly Dialog[] = [],
+  ) {
+    this.held = held;
+  }
 
   /** False until the first event since the object was built rebuilds the state. */
   get loaded(): boolean {
@@ -94,6 +100,7 @@ export class LiveState {
       for (const d of r.d ?? []) dialogs.set(d.id, d);
       for (const f of r.f ?? []) forks.set(forkKey(f), f);
     }
+    for (const d of this.held) dialogs.set(d.id, d);
     return { ...EMPTY_STATE, bindings, dialogs: [...dialogs.values()], forks: [...forks.values()], guard };
   }
 
@@ -119,12 +126,21 @@ export class LiveState {
         if (old) for (const c of dialogConns(prev, old)) touched.add(c);
       }
       for (const old of before.values()) for (const c of dialogConns(prev, old)) touched.add(c);
+      this.keepHeld(next.dialogs);
     }
     if (prev.bindings !== next.bindings) diffConns(prev.bindings, next.bindings, (b) => b.id, (b) => [b.conn], touched);
     if (prev.forks !== next.forks) diffConns(prev.forks, next.forks, forkKey, (f) => f.branches.map((b) => b.conn), touched);
     if (touched.size === 0) return;
     for (const conn of touched) this.dirty.add(conn);
     this.dirtySince ??= Date.now();
+  }
+
+  /** Writes the held calls to `kv` when they changed (a socket closed mid-call, its device came back, the grace ran out). */
+  private keepHeld(dialogs: readonly Dialog[]): void {
+    const held = dialogs.filter((d) => d.state === 'held');
+    if (same(held, this.held)) return;
+    this.held = held;
+    this.store.setMeta('held', held.length > 0 ? held : null);
   }
 
   /** When the changed records must be written to their sockets' attachments, or null. */
@@ -176,6 +192,7 @@ export class LiveState {
 
   /** The user is gone (or, in tests, the runtime restarted): nothing is held. */
   clear(): void {
+    this.held = [];
     this.dirty.clear();
     this.dirtySince = null;
     this.current = EMPTY_STATE;
@@ -193,7 +210,8 @@ function same<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): bool
  * that changes (a provisional response, a CSeq) writes nothing.
  */
 function isRecordedChange(old: Dialog | undefined, d: Dialog): boolean {
-  if (d.state === 'confirmed') return old?.state !== 'confirmed';
+  // Held and taken back, the call is the one its row already records as answered.
+  if (d.state === 'confirmed' || d.state === 'held') return old === undefined || old.state === 'early';
   if (d.state === 'ended') return old?.state !== 'ended';
   return false;
 }

@@ -2,7 +2,8 @@
  * What a user's object keeps in SQLite: only what must outlive every socket.
  *
  * - `kv`: the identity, configuration and nonce secret the tenant pushed, the password
- *   guard (policy/auth-guard.ts) and the schema version. A wake reads it in one
+ *   guard (policy/auth-guard.ts), the calls held for a device whose socket closed
+ *   (live-state.ts), and the schema version. A wake reads it in one
  *   statement; the migrations run only when that statement finds no table or an older
  *   schema, so a wake costs no migration check.
  * - `calls`: the call history, one row per call, written when the call is answered (in
@@ -31,8 +32,8 @@ export interface CallRecord {
   readonly callId: string;
   readonly direction: string;
   readonly peer: string;
-  /** `interrupted`: answered, and cut by a restart of the service before it ended. */
-  readonly state: 'early' | 'confirmed' | 'ended' | 'interrupted';
+  /** `held`: its user's socket closed, and the call waits for the device to come back. `interrupted`: answered, and cut by a restart of the service before it ended. */
+  readonly state: 'early' | 'confirmed' | 'held' | 'ended' | 'interrupted';
   readonly createdAt: number;
   readonly answeredAt: number | null;
   readonly endedAt: number | null;
@@ -49,6 +50,8 @@ export interface ObjectMeta {
   readonly config: UserConfig | null;
   readonly nonceSecret: string | null;
   readonly guard: AuthGuard | null;
+  /** Calls held for a device whose socket closed (live-state.ts). */
+  readonly held: readonly Dialog[];
 }
 
 interface CallRow extends Record<string, SqlStorageValue> {
@@ -86,7 +89,7 @@ export class UserStore {
       meta = this.readKv();
     }
     const json = <T>(key: string): T | null => (meta.has(key) ? (JSON.parse(meta.get(key)!) as T) : null);
-    return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard') };
+    return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard'), held: json<Dialog[]>('held') ?? [] };
   }
 
   private readKv(): Map<string, string> {

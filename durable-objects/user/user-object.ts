@@ -56,13 +56,13 @@ export class UserObject extends DurableObject<Env> {
     this.store = new UserStore(ctx.storage);
     this.alarms = new AlarmPlan(ctx.storage, (reason) => this.onAlarm(reason), () => this.dueTimes());
     this.book = new SocketBook(ctx);
-    this.live = new LiveState(this.book, this.store);
+    // One statement: what the tenant pushed, the password guard, and the held calls.
+    const meta = this.store.load();
+    this.live = new LiveState(this.book, this.store, meta.held);
     this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn), () => this.identity?.user ?? null);
     this.peers = new Peers(env, () => this.identity!.tenant);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('\r\n\r\n', '\r\n'));
-    // One statement: what the tenant pushed, and the password guard.
-    const meta = this.store.load();
     this.identity = meta.identity;
     this.useConfig(meta.config);
     this.nonceSecret = meta.nonceSecret;
@@ -214,7 +214,7 @@ export class UserObject extends DurableObject<Env> {
     const current = config.tokenGeneration ?? '';
     for (const ws of this.book.open()) {
       const att = this.book.attachment(ws);
-      if (att.a === 'token' && att.g !== current) await this.closeSocket(ws, CLOSE_POLICY, 'token revoked');
+      if (att.a === 'token' && att.g !== current) await this.closeSocket(ws, CLOSE_POLICY, 'token revoked', true);
     }
   }
 
@@ -272,27 +272,31 @@ export class UserObject extends DurableObject<Env> {
     await Promise.all(asks);
   }
 
-  /** Closes one socket we decided to end; its close ends its calls and drops its bindings. */
-  private async closeSocket(ws: WebSocket, code: number, reason: string): Promise<void> {
+  /**
+   * Closes one socket we decided to end; its close drops its bindings and holds its calls
+   * for the device to come back, or ends them when the close is `final`.
+   */
+  private async closeSocket(ws: WebSocket, code: number, reason: string, final = false): Promise<void> {
     const conn = this.book.attachment(ws).c;
     try {
       ws.close(code, reason);
     } catch {
       // Already closing.
     }
-    await this.onClosed(conn);
+    await this.onClosed(conn, final);
   }
 
-  private async onClosed(conn: string): Promise<void> {
+  private async onClosed(conn: string, final = false): Promise<void> {
     this.buckets.delete(conn);
     this.flows.forget(conn);
-    await this.run({ type: 'socket-closed', conn });
+    await this.run({ type: 'socket-closed', conn, final });
     this.book.forget(conn);
   }
 
-  /** Closes every socket; each close ends its calls with BYE and drops its bindings. */
+  /** Closes every socket for good; each close ends its calls with BYE and drops its bindings. */
   private async closeAll(reason: string): Promise<void> {
-    for (const ws of this.book.open()) await this.closeSocket(ws, 1000, reason);
+    for (const ws of this.book.open()) await this.closeSocket(ws, 1000, reason, true);
+    await this.run({ type: 'end-held' });
   }
 
   /** The configuration, and the limits derived from it: set together, never apart. */

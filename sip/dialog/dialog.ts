@@ -99,6 +99,7 @@ const END_EVENTS = {
   'callee-bye': 'bye',
   'session-expired': 'session-expired',
   'connection-lost': 'connection-lost',
+  'not-recovered': 'grace-expired',
   'caller-gone': 'caller-gone',
   canceled: 'canceled',
   failed: 'rejected',
@@ -255,6 +256,39 @@ function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: 
 export function byeOnBehalf(s: Step, d: Dialog): void {
   requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [480, 'Connection lost']);
   endDialog(s, d, 'connection-lost');
+}
+
+/**
+ * The user's socket in a confirmed call closed and the tenant gives the device a grace
+ * period to come back (RFC 5626 §4.2.1: a UA re-forms a failed flow at once). The call
+ * is held: nothing goes to the peer, whose media is peer-to-peer and carries on, and the
+ * device's next flow takes the call back (`recoverDialog`). `instance` is the device's
+ * `+sip.instance`, null when it registered none.
+ */
+export function holdDialog(s: Step, d: Dialog, instance: string | null): void {
+  if (nextState(d.state, 'flow-lost') !== 'held') return;
+  s.putDialog({ ...d, state: 'held', conn: null, instance, deadline: s.ctx.now + s.ctx.policy.flowGraceMs });
+}
+
+/** A held call's device is back on socket `conn`: the call goes on there (its session interval restarts). */
+export function recoverDialog(s: Step, d: Dialog, conn: string): Dialog {
+  if (nextState(d.state, 'flow-recovered') !== 'confirmed') return d;
+  const next: Dialog = { ...d, state: 'confirmed', conn, instance: null, deadline: d.sessionMs ? s.ctx.now + d.sessionMs : null };
+  s.putDialog(next);
+  return next;
+}
+
+/** A confirmed call moves to a newer flow of the same device (make-before-break, RFC 5626 §4.2.1). */
+export function moveDialog(s: Step, d: Dialog, conn: string): void {
+  if (d.state === 'held') recoverDialog(s, d, conn);
+  else if (d.state === 'confirmed' && d.conn !== conn) s.putDialog({ ...d, conn });
+}
+
+/** A held call's device did not come back within the grace period: BYE on its behalf. */
+export function graceExpired(s: Step, d: Dialog): void {
+  const seconds = Math.round(s.ctx.policy.flowGraceMs / 1000);
+  requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [480, `Connection lost, not recovered within ${seconds} s`]);
+  endDialog(s, d, 'not-recovered');
 }
 
 /**

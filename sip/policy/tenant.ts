@@ -25,6 +25,11 @@ export interface TenantPolicy {
   readonly authFailuresPerSource: number;
   /** Failed digest answers for the user, from anywhere, before unknown addresses are locked out. */
   readonly authFailuresPerUser: number;
+  /**
+   * How long a confirmed call whose socket closed is held for the same device to come back
+   * on a new flow (RFC 5626 §4.2.1) before BYE goes to the other party; 0 ends it at once.
+   */
+  readonly flowGraceMs: number;
 }
 
 export const DEFAULT_LIMITS = {
@@ -40,6 +45,7 @@ export const DEFAULT_LIMITS = {
   maxPendingSocketsPerAddress: 5,
   authFailuresPerSource: 5,
   authFailuresPerUser: 50,
+  flowGraceMs: 30_000,
 } as const;
 
 /** A policy stored before some limit existed gets that limit's default. */

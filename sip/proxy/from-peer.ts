@@ -13,7 +13,7 @@ import { derivedBranch, ourViaValue } from '../hops.js';
 import { field, prependHeaders, setHeader, type SipRequest } from '../message/message.js';
 import { isSipUri, parseUri } from '../message/uri.js';
 import type { MediaSummary } from '../policy/sdp.js';
-import type { Binding } from '../state.js';
+import type { Binding, Dialog } from '../state.js';
 import type { Step } from '../step.js';
 
 /** A re-INVITE may wait on its user for up to Timer C (§16.6 step 11: more than 3 minutes). */
@@ -98,6 +98,10 @@ function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: 
   const d = dialogForPeerRequest(s, req);
   // Requests in an early dialog (PRACK, UPDATE) go to the branch that created it.
   const conn = d?.conn ?? earlyBranchConn(s, req);
+  if (d && d.peer === peer && d.state === 'held') {
+    onHeldDialog(s, peer, req, d);
+    return;
+  }
   if (!d || d.peer !== peer || d.state === 'ended' || conn === null) {
     if (req.method !== 'ACK') rejectRelayed(s, req, peer, 481);
     return;
@@ -108,6 +112,26 @@ function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: 
   // ACK has no response (§17.1.1.3); anything else waits for one from this socket only.
   if (req.method !== 'ACK') s.expectResponse({ branch, conn, expiresAt: s.ctx.now + (req.method === 'INVITE' ? INVITE_TRANSACTION_MS : NON_INVITE_TIMEOUT_MS) });
   s.send(conn, fwd);
+}
+
+/**
+ * A request from the peer in a call whose user's socket is gone, within the grace period
+ * for its device to come back (dialog.ts `holdDialog`). There is no one to hand it to:
+ * a BYE is answered 200 on the device's behalf and ends the call (§15.1.2: the peer's
+ * session is over once it sends BYE, whatever the answer), and the device learns of it
+ * from the 481 to its next request in the call. Anything else is answered 480 with a
+ * Retry-After (§21.4.18), which fails that transaction and not the dialog (RFC 5057
+ * §5.1), so the peer may try again once the device is back.
+ */
+function onHeldDialog(s: Step, peer: string, req: SipRequest, d: Dialog): void {
+  if (req.method === 'ACK') return;
+  noteInDialogRequest(s, d, req, false);
+  if (req.method === 'BYE') {
+    rejectRelayed(s, req, peer, 200);
+    return;
+  }
+  const retry = Math.max(1, Math.ceil(((d.deadline ?? s.ctx.now) - s.ctx.now) / 1000));
+  rejectRelayed(s, req, peer, 480, { reason: 'Device Reconnecting', headers: [field('Retry-After', String(retry))] });
 }
 
 function earlyBranchConn(s: Step, req: SipRequest): string | null {

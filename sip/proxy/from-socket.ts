@@ -6,7 +6,7 @@
 import { authenticate } from '../auth/authenticate.js';
 import { ownCalls } from './bounds.js';
 import type { ConnInfo } from '../io.js';
-import { dialogForSocketRequest, dialogKind, newDialog, noteInDialogRequest } from '../dialog/dialog.js';
+import { dialogForSocketRequest, dialogKind, moveDialog, newDialog, noteInDialogRequest, recoverDialog } from '../dialog/dialog.js';
 import { callId, fromTag, integerHeader, nameAddrs, optionTags, toTag, topVia } from '../message/headers.js';
 import { derivedBranch, isOurRoute, ourViaValue, recordRouteValue } from '../hops.js';
 import { assertedIdentity, isUserId, withoutIdentity } from '../policy/identity.js';
@@ -16,7 +16,7 @@ import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
 import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
 import { warningHeader, type Step } from '../step.js';
-import { dialogId } from '../state.js';
+import { dialogId, type Binding } from '../state.js';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, REGISTER';
 /** Methods that only make sense inside a dialog (RFC 3261 §15, RFC 3262, RFC 3311, RFC 6086). */
@@ -93,7 +93,22 @@ function onRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
     s.reply(conn.id, req, 403, { reason: 'To does not match the socket user' });
     return;
   }
-  handleRegister(s, conn, req);
+  const registered = handleRegister(s, conn, req);
+  if (registered) for (const instance of registered.instances) takeCalls(s, instance, conn.id, registered.before);
+}
+
+/**
+ * The device `instance` registered a flow on socket `conn` (RFC 5626 §4.2.1): its calls
+ * come with it. Held calls whose socket closed within the grace period go on here (flow
+ * recovery), and calls still on another of its sockets move here (make-before-break: the
+ * new flow is up before the old one closes, and that close then ends nothing).
+ */
+function takeCalls(s: Step, instance: string, conn: string, before: readonly Binding[]): void {
+  const itsSockets = new Set(before.filter((b) => b.instance === instance && b.conn !== conn).map((b) => b.conn));
+  for (const d of s.state.dialogs) {
+    if (d.kind !== 'call') continue;
+    if ((d.state === 'held' && d.instance === instance) || (d.state === 'confirmed' && d.conn !== null && itsSockets.has(d.conn))) moveDialog(s, d, conn);
+  }
 }
 
 /** A request addressed to the service itself (no user part). */
@@ -184,11 +199,15 @@ function forwardInitial(s: Step, conn: ConnInfo, req: SipRequest, target: string
 }
 
 function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {
-  const d = dialogForSocketRequest(s, req);
-  if (!d || d.state === 'ended') {
+  const found = dialogForSocketRequest(s, req);
+  if (!found || found.state === 'ended') {
     s.reply(conn.id, req, 481);
     return;
   }
+  // A held call is taken back by the user's socket that speaks in it (RFC 5626 §4.2.1):
+  // the user authenticated on it, and it knows the dialog's Call-ID and tags. This is how
+  // a device that registered no instance, or reconnects before registering, recovers.
+  const d = found.state === 'held' ? recoverDialog(s, found, conn.id) : found;
   const routed = consumeRoutes(s, conn, req);
   if (!routed) return;
   if (req.method === 'INVITE' || req.method === 'UPDATE') {
@@ -206,8 +225,9 @@ function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {
  * §17.1.1.3); an ACK for a 2xx follows the dialog to the callee (§13.2.2.4).
  */
 function onAck(s: Step, conn: ConnInfo, req: SipRequest): void {
-  const d = dialogForSocketRequest(s, req);
-  if (!d || conn.auth === null) return;
+  const found = dialogForSocketRequest(s, req);
+  if (!found || conn.auth === null) return;
+  const d = found.state === 'held' ? recoverDialog(s, found, conn.id) : found;
   if (d.direction === 'out' && d.answeredAt === null) return;
   const routes = nameAddrs(req, 'route') ?? [];
   if (!routes.every((r) => isOurRoute(r, s.ctx.policy.domain))) return;

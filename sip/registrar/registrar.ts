@@ -18,7 +18,14 @@ export const MAX_EXPIRES = 3600;
 /** Option tags we implement as a registrar (RFC 5626 outbound, RFC 3327 path, RFC 5627 gruu). */
 export const SUPPORTED_TAGS = ['outbound', 'path', 'gruu'] as const;
 
-export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
+/** What a REGISTER that succeeded bound: the device instances it registered on the socket, and the bindings before it. */
+export interface Registered {
+  readonly instances: readonly string[];
+  readonly before: readonly Binding[];
+}
+
+/** Handles a REGISTER and answers it; null when it was refused. */
+export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): Registered | null {
   const { now } = s.ctx;
   const list = contacts(req);
   const headerExpires = integerHeader(req, 'expires');
@@ -27,11 +34,12 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
     // §10.2.2: the wildcard is only legal with Expires: 0.
     if (headerExpires !== 0) {
       s.reply(conn.id, req, 400, { reason: 'Wildcard Contact requires Expires: 0' });
-      return;
+      return null;
     }
+    const before = s.state.bindings;
     s.removeBindings(() => true);
     s.reply(conn.id, req, 200);
-    return;
+    return { instances: [], before };
   }
 
   const seq = cseq(req)!.seq;
@@ -43,13 +51,13 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
     if (param !== undefined) {
       if (param === null || !/^\d{1,10}$/.test(param)) {
         s.reply(conn.id, req, 400, { reason: 'Malformed Contact expires parameter' });
-        return;
+        return null;
       }
       expires = Number(param);
     }
     if (expires !== 0 && expires < MIN_EXPIRES) {
       s.reply(conn.id, req, 423, { headers: [field('Min-Expires', String(MIN_EXPIRES))] });
-      return;
+      return null;
     }
     updates.push({ id: bindingId(c), contact: c, expires: Math.min(expires, MAX_EXPIRES) });
   }
@@ -60,7 +68,7 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
     // §10.3 step 7: an older or replayed REGISTER of the same Call-ID must not win.
     if (existing && existing.callId === cid && seq <= existing.cseq) {
       s.reply(conn.id, req, 500, { reason: 'Out-of-order REGISTER', headers: [field('Retry-After', '1')] });
-      return;
+      return null;
     }
     bindings = bindings.filter((b) => b.id !== u.id);
     if (u.expires > 0) {
@@ -80,10 +88,12 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
   }
   if (bindings.length > s.ctx.policy.maxDevices && bindings.length > s.state.bindings.length) {
     s.reply(conn.id, req, 403, { reason: 'Too Many Devices', headers: [field('Warning', `399 ${s.ctx.policy.domain} "at most ${s.ctx.policy.maxDevices} devices per user"`)] });
-    return;
+    return null;
   }
+  const before = s.state.bindings;
   s.state = { ...s.state, bindings };
   s.reply(conn.id, req, 200, { headers: bindingHeaders(s, req, bindings) });
+  return { instances: updates.filter((u) => u.expires > 0).flatMap((u) => instanceOf(u.contact) ?? []), before };
 }
 
 /** §10.3 step 8: the 200 lists every current binding with its remaining lifetime. */

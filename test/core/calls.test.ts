@@ -272,6 +272,12 @@ describe('a call through both objects', () => {
 });
 
 describe('lost sockets leave no ghost calls', () => {
+  // A tenant that holds no call for its device to come back (flowGraceSeconds 0); the
+  // default grace is tested in flow.test.ts.
+  beforeEach(() => {
+    sim.policy = { ...sim.policy, flowGraceMs: 0 };
+  });
+
   it('the caller drops while ringing: the branch is CANCELled', () => {
     const { atBob } = ring();
     sim.close(a);

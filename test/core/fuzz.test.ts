@@ -92,8 +92,11 @@ describe('inputs the fuzzer found', () => {
     sim.send(b, bob.respond(atBob, 200, { toTag: 'bob-tag' }));
     const ok = sim.take(a).find((t) => t.startsWith('SIP/2.0 200'))!;
     sim.send(a, alice.inDialog(alice.dialogAsCaller(invite, ok), 'ACK').text);
-    // alice's socket is lost: her object sends BYE on her behalf to bob's, which must end the call.
+    // alice's socket is lost and she does not come back: when the grace period runs out
+    // her object sends BYE on her behalf to bob's, which must end the call.
     expect(() => sim.close(a)).not.toThrow();
+    expect(sim.state('alice').dialogs.map((d) => d.state)).toEqual(['held']);
+    expect(() => sim.advance(sim.policy.flowGraceMs)).not.toThrow();
     expect(sim.state('bob').dialogs.map((d) => d.state)).toEqual(['ended']);
   });
 });

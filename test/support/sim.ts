@@ -43,10 +43,16 @@ export class Sim {
     this.run([{ user, input: { type: 'socket-message', conn: { id: conn, auth: this.connAuth.get(conn) ?? null }, text } }]);
   }
 
-  close(conn: string): void {
+  /** The socket closes; `final` as when the service closed it for good (user deleted or disabled). */
+  close(conn: string, final = false): void {
     const user = this.connUser.get(conn)!;
     this.inbox.delete(conn);
-    this.run([{ user, input: { type: 'socket-closed', conn } }]);
+    this.run([{ user, input: { type: 'socket-closed', conn, final } }]);
+  }
+
+  /** Any input to one user's object, as its adapter would give it. */
+  input(user: string, input: Input): void {
+    this.run([{ user, input }]);
   }
 
   /** Moves the clock and fires every alarm that is due, as the objects' alarms would. */

@@ -146,7 +146,8 @@ it('a call answered before a restart, with no end on record, is reported interru
 });
 
 it('a socket that closes while its object is evicted ends its call with BYE: the call comes back from its attachment', async () => {
-  const { t, alice, bob } = await callInProgress();
+  // A tenant that holds no call for a lost device (a held call across eviction: flow.test.ts).
+  const { t, alice, bob } = await callInProgress({ limits: { flowGraceSeconds: 0 } });
   // As an eviction does: memory is gone, the sockets (and their attachments) are not.
   for (const u of ['alice', 'bob']) {
     await runInDurableObject(stubOf(t.id, u), (obj) => {

@@ -323,10 +323,16 @@ describe('7. a frozen peer is noticed', () => {
     await alarmAt(stub, start + CALL_SILENCE_MS + PROBE_TIMEOUT_MS + 2_000);
     vi.useRealTimers();
     expect((await bob.sock.waitClosed()).code).toBe(1001);
-    const bye = asRequest(await alice.sock.next('BYE'));
-    expect(header(bye, 'reason')).toMatch(/Connection lost/);
+    // His binding goes with the flow; his call is held for the device to come back (30 s)…
     const snap = await api('GET', `${T(t.id)}/users/bob`, { token: t.apiKey });
     expect(snap.body.registrations).toEqual([]);
+    expect(snap.body.calls.map((c: { state: string }) => c.state)).toEqual(['held']);
+    await alice.sock.quiet(200, 'BYE');
+    // …and it does not: the other side gets BYE when the grace period runs out.
+    await alarmAt(stub, start + CALL_SILENCE_MS + PROBE_TIMEOUT_MS + 2_000 + 30_000);
+    vi.useRealTimers();
+    const bye = asRequest(await alice.sock.next('BYE'));
+    expect(header(bye, 'reason')).toMatch(/Connection lost, not recovered within 30 s/);
   });
 
   it('a party that answers the probe keeps its call', async () => {
@@ -346,7 +352,8 @@ describe('7. a frozen peer is noticed', () => {
   });
 
   it('a silent caller is found through the callee’s object: it asks, the caller’s object probes, and closes the flow that does not answer', async () => {
-    const { t, alice, bob } = await callInProgress();
+    // A tenant that holds no call for a lost device: the BYE follows the close at once.
+    const { t, alice, bob } = await callInProgress({ limits: { flowGraceSeconds: 0 } });
     const aliceStub = env.USERS.get(env.USERS.idFromName(`${t.id}/alice`));
     const bobStub = env.USERS.get(env.USERS.idFromName(`${t.id}/bob`));
     // One object watches the call: the caller's keeps no alarm of its own for it.

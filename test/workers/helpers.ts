@@ -191,6 +191,12 @@ export class Phone {
     return new Phone(new TestUA(user, t.domain, o.instance ?? null), sock);
   }
 
+  /** The same device (its UA: instance, CSeq, Contact) on a new socket, as after a network change. */
+  async reopen(t: TestTenant): Promise<Phone> {
+    const token = await tokenFor(t, this.ua.user);
+    return new Phone(this.ua, await Socket.open(`/sip/${t.id}/${this.ua.user}?token=${encodeURIComponent(token)}`));
+  }
+
   /** REGISTER (answering a digest challenge if one comes) and expect 200. */
   async register(o: { expires?: number; password?: string } = {}): Promise<string> {
     const sent = this.ua.register({ expires: o.expires });

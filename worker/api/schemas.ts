@@ -41,6 +41,7 @@ export const Limits = z
     maxUnauthenticatedSocketsPerAddress: z.number().int().min(1).max(100).openapi({ description: 'Sockets not yet authenticated, per user and client address (default 3); past it 429.' }),
     authFailuresPerAddress: z.number().int().min(1).max(1000).openapi({ description: 'Failed digest answers from one address before it is locked out (default 5).' }),
     authFailuresPerUser: z.number().int().min(1).max(10_000).openapi({ description: 'Failed digest answers for one user in 10 minutes before addresses it never signed in from are locked out (default 50).' }),
+    flowGraceSeconds: z.number().int().min(0).max(300).openapi({ description: "How long a call whose socket closed is held for the same device (+sip.instance) to come back on a new socket before BYE goes to the other party (default 30; 0 ends it at once)." }),
   })
   .openapi('Limits');
 
@@ -103,8 +104,8 @@ export const CallRecord = z
     callId: z.string(),
     direction: z.enum(['in', 'out']),
     peer: z.string(),
-    state: z.enum(['early', 'confirmed', 'ended', 'interrupted']).openapi({
-      description: '`interrupted`: answered, and cut by a restart of the service before its end was recorded; `endedAt` is then null and `lastAliveAt` says when it was last known up.',
+    state: z.enum(['early', 'confirmed', 'held', 'ended', 'interrupted']).openapi({
+      description: '`held`: its user\'s socket closed, and the call waits (the tenant\'s `flowGraceSeconds`) for the device to come back on a new one. `interrupted`: answered, and cut by a restart of the service before its end was recorded; `endedAt` is then null and `lastAliveAt` says when it was last known up.',
     }),
     createdAt: z.number(),
     answeredAt: z.number().nullable(),
