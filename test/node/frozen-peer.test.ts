@@ -5,7 +5,8 @@
  * the call is confirmed the callee's process is stopped (SIGSTOP), so its TCP connection
  * stays open but nothing answers on it. The service must notice (sip/liveness.ts: a flow
  * in a call silent 60 s is probed with OPTIONS and closed 10 s later if it says nothing),
- * end the call with a BYE to the caller within two minutes, and drop the dead flow's
+ * hold the call for the device to come back on a new flow (the tenant's flowGraceSeconds,
+ * 5 s here), end it with a BYE to the caller within two minutes, and drop the dead flow's
  * binding, so that a new call to the callee is refused at once instead of ringing into it.
  * Both libraries run side by side, so the file takes about one detection time.
  */
@@ -97,7 +98,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   server = await startDevServer();
-  ({ domain } = await provision(server, TENANT, PASSWORDS));
+  ({ domain } = await provision(server, TENANT, PASSWORDS, { flowGraceSeconds: 5 }));
 }, 120_000);
 
 afterAll(async () => {

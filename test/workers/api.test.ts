@@ -313,12 +313,12 @@ describe('the rest of the API surface', () => {
   });
 
   it('hands out STUN-only ICE servers when no TURN is configured, to a user token', async () => {
-    const t = await newTenant();
+    const t = await newTenant({ flowGraceSeconds: 12 });
     await addUser(t, 'alice');
     const token = await tokenFor(t, 'alice');
     const r = await api('GET', `${T(t.id)}/ice-servers`, { token });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ iceServers: [{ urls: ['stun:stun.cloudflare.com:3478'] }], expiresAt: null });
+    expect(r.body).toEqual({ iceServers: [{ urls: ['stun:stun.cloudflare.com:3478'] }], expiresAt: null, flowGraceSeconds: 12 });
     expect((await api('GET', `${T(t.id)}/ice-servers`, { token: null })).status).toBe(401);
     const other = await newTenant();
     expect((await api('GET', `${T(other.id)}/ice-servers`, { token })).status).toBe(403);

@@ -34,7 +34,8 @@ export function iceRoutes(cache: EdgeCache) {
       if (!view) throw new ApiFailure(404, 'tenant_not_found', 'no such tenant');
       const user = who.kind === 'user' ? who.user : (c.req.valid('query').user ?? 'api');
       try {
-        return c.json(await iceServersFor(c.env, view.ice, `${tenant}.${user}`), 200);
+        // The page needs the grace too: a call whose socket stays down longer is over (flow recovery).
+        return c.json({ ...(await iceServersFor(c.env, view.ice, `${tenant}.${user}`)), flowGraceSeconds: view.tenant.limits.flowGraceSeconds }, 200);
       } catch (err) {
         if (err instanceof IceConfigError) {
           console.error(`switchboard: ICE configuration error: ${err.message}`);

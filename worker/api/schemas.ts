@@ -152,7 +152,13 @@ export const IceServer = z
   .object({ urls: z.union([z.string(), z.array(z.string())]), username: z.string().optional(), credential: z.string().optional() })
   .openapi('IceServer');
 
-export const IceServers = z.object({ iceServers: z.array(IceServer), expiresAt: z.number().nullable() }).openapi('IceServers');
+export const IceServers = z
+  .object({
+    iceServers: z.array(IceServer),
+    expiresAt: z.number().nullable(),
+    flowGraceSeconds: z.number().int().openapi({ description: "The tenant's flowGraceSeconds: how long a call outlives its socket. A client whose socket stays down longer knows its call is over." }),
+  })
+  .openapi('IceServers');
 
 export const errorResponses = {
   400: { description: 'Invalid request (per-field details)', content: { 'application/json': { schema: ErrorBody } } },

@@ -3,7 +3,7 @@ import JsSIP from 'jssip';
 import type { EndEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { RTCSessionEvent } from 'jssip/lib/UA';
 import { CallBook, play, remoteStream } from './call-book.js';
-import type { CallSummary, Harness, PhoneConfig } from './types.js';
+import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
 
 type Waiter = (session: RTCSession, id: number) => void;
 
@@ -15,6 +15,7 @@ export class JsSipPhone implements Harness {
   private current: { session: RTCSession; id: number } | null = null;
   private readonly incoming: Array<{ session: RTCSession; id: number }> = [];
   private incomingWaiter: Waiter | null = null;
+  private readonly lost: Recovery[] = [];
 
   start(config: PhoneConfig): Promise<void> {
     this.config = config;
@@ -23,14 +24,46 @@ export class JsSipPhone implements Harness {
       uri: config.uri,
       register: true,
       user_agent: 'e2e harness JsSIP/3.13.8',
+      // JsSIP reconnects by itself (2 s to 30 s by default); a recovering phone tries sooner.
+      ...(config.recover ? { connection_recovery_min_interval: 1, connection_recovery_max_interval: 2 } : {}),
     });
     this.ua = ua;
     ua.on('newRTCSession', (e: RTCSessionEvent) => this.adopt(e));
+    if (config.recover) this.recoverFlows(ua);
     return new Promise((resolve, reject) => {
       ua.once('registered', () => resolve());
       ua.once('registrationFailed', (e: { cause?: string }) => reject(new Error(`JsSIP registration failed: ${e.cause}`)));
       ua.start();
     });
+  }
+
+  /**
+   * JsSIP keeps a confirmed session when its transport drops, reconnects and re-registers
+   * (same Call-ID, CSeq on, same instance); after that the call's ICE is restarted.
+   */
+  private recoverFlows(ua: JsSIP.UA): void {
+    ua.on('disconnected', () => {
+      if (this.lost.at(-1)?.registeredAt === null) return;
+      this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartFailed: null });
+    });
+    ua.on('connected', () => {
+      const r = this.lost.at(-1);
+      if (r && r.connectedAt === null) r.connectedAt = Date.now();
+    });
+    ua.on('registered', () => {
+      const r = this.lost.at(-1);
+      if (!r || r.registeredAt !== null) return;
+      r.registeredAt = Date.now();
+      const s = this.current?.session;
+      if (!s) return;
+      const ok = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => (r.restartedAt = Date.now()));
+      if (!ok) r.restartFailed = 'JsSIP could not re-offer';
+      s.once('ended', () => r.restartedAt === null && (r.restartFailed = 'the call ended'));
+    });
+  }
+
+  recoveries(): Recovery[] {
+    return this.lost;
   }
 
   private media(video: boolean) {
@@ -102,6 +135,14 @@ export class JsSipPhone implements Harness {
     const s = this.session();
     return new Promise((resolve, reject) => {
       if (!s.unhold({}, () => resolve())) reject(new Error('JsSIP could not resume the call'));
+    });
+  }
+
+  renegotiate(): Promise<void> {
+    const s = this.session();
+    return new Promise((resolve, reject) => {
+      if (!s.renegotiate({}, () => resolve())) reject(new Error('JsSIP could not re-offer'));
+      s.once('ended', () => reject(new Error('the call ended during the re-INVITE')));
     });
   }
 

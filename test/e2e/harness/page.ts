@@ -26,5 +26,7 @@ window.harness = {
   hold: () => current().hold(),
   unhold: () => current().unhold(),
   transfer: (target) => current().transfer(target),
+  renegotiate: () => current().renegotiate(),
   calls: () => phone?.calls() ?? [],
+  recoveries: () => phone?.recoveries() ?? [],
 };

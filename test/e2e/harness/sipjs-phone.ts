@@ -1,7 +1,7 @@
 /** The harness's SIP.js user agent: register, call, answer, hang up. */
 import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session, type Web } from 'sip.js';
 import { CallBook, play } from './call-book.js';
-import type { CallSummary, Harness, PhoneConfig } from './types.js';
+import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
 
 export class SipJsPhone implements Harness {
   private ua: UserAgent | null = null;
@@ -10,6 +10,8 @@ export class SipJsPhone implements Harness {
   private readonly incoming: Array<{ session: Invitation; id: number }> = [];
   private incomingWaiter: ((next: { session: Invitation; id: number }) => void) | null = null;
   private readonly hungUp = new WeakSet<Session>();
+  private readonly lost: Recovery[] = [];
+  private registerer: Registerer | null = null;
 
   async start(config: PhoneConfig): Promise<void> {
     const uri = UserAgent.makeURI(config.uri);
@@ -20,7 +22,19 @@ export class SipJsPhone implements Harness {
       userAgentString: 'e2e harness SIP.js/0.21.2',
       logLevel: 'warn',
       sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: config.rtc, iceGatheringTimeout: 5000 },
+      // SIP.js reconnects only when asked to: at once, then every second.
+      ...(config.recover ? { reconnectionAttempts: 60, reconnectionDelay: 1 } : {}),
       delegate: {
+        onDisconnect: (error) => {
+          if (config.recover && error) this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartFailed: null });
+        },
+        onConnect: () => {
+          const r = this.lost.at(-1);
+          if (r && r.connectedAt === null) {
+            r.connectedAt = Date.now();
+            this.reRegister(r);
+          }
+        },
         onInvite: (invitation) => {
           const next = { session: invitation, id: this.track(invitation, 'incoming') };
           if (this.incomingWaiter) this.incomingWaiter(next);
@@ -30,7 +44,9 @@ export class SipJsPhone implements Harness {
     });
     this.ua = ua;
     await ua.start();
-    const registerer = new Registerer(ua);
+    // regId 1 adds +sip.instance (the UA's instanceId) and reg-id to the Contact (RFC 5626 §4.2).
+    const registerer = new Registerer(ua, config.recover ? { regId: 1 } : {});
+    this.registerer = registerer;
     await new Promise<void>((resolve, reject) => {
       registerer.stateChange.addListener((state) => {
         if (state === RegistererState.Registered) resolve();
@@ -99,8 +115,43 @@ export class SipJsPhone implements Harness {
     return Promise.reject(new Error('the e2e tests resume calls with JsSIP'));
   }
 
+  renegotiate(): Promise<void> {
+    const c = this.current;
+    if (!c) return Promise.reject(new Error('no call in progress'));
+    return new Promise((resolve, reject) => {
+      void c.session
+        .invite({ requestDelegate: { onAccept: () => resolve(), onReject: (r) => reject(new Error(`re-INVITE ${r.message.statusCode}`)) } })
+        .catch(reject);
+    });
+  }
+
   transfer(): Promise<void> {
     return Promise.reject(new Error('the e2e tests transfer calls with JsSIP'));
+  }
+
+  /** After a reconnect: REGISTER again on the new socket, then restart the call's ICE with a re-INVITE. */
+  private reRegister(r: Recovery): void {
+    void this.registerer?.register({
+      requestDelegate: {
+        onAccept: () => {
+          r.registeredAt = Date.now();
+          const s = this.current?.session;
+          if (!s || s.state !== SessionState.Established) return;
+          void s.invite({
+            sessionDescriptionHandlerOptions: { offerOptions: { iceRestart: true } } as Web.SessionDescriptionHandlerOptions,
+            requestDelegate: {
+              onAccept: () => (r.restartedAt = Date.now()),
+              onReject: (res) => (r.restartFailed = `${res.message.statusCode} ${res.message.reasonPhrase}`),
+            },
+          });
+        },
+        onReject: (res) => (r.restartFailed = `REGISTER ${res.message.statusCode}`),
+      },
+    });
+  }
+
+  recoveries(): Recovery[] {
+    return this.lost;
   }
 
   calls(): CallSummary[] {

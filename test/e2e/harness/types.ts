@@ -43,6 +43,22 @@ export interface PhoneConfig {
   readonly wsUrl: string;
   readonly uri: string;
   readonly rtc: RTCConfiguration;
+  /**
+   * Reconnect as soon as the socket drops (JsSIP: 1–2 s apart; SIP.js: at once, then every second), re-register with the same
+   * +sip.instance, and restart ICE on the call with a re-INVITE (RFC 5626 §4.2.1 as a UA does it).
+   */
+  readonly recover?: boolean;
+}
+
+/** One loss of the socket and what the phone did after it; epoch ms, null until it happened. */
+export interface Recovery {
+  readonly lostAt: number;
+  connectedAt: number | null;
+  registeredAt: number | null;
+  /** The 2xx to the ICE restart re-INVITE came: the call's signaling works again. */
+  restartedAt: number | null;
+  /** Why the ICE restart failed, if it did. */
+  restartFailed: string | null;
 }
 
 export interface CallSummary {
@@ -68,7 +84,10 @@ export interface Harness {
   unhold(): Promise<void>;
   /** Blind transfer of the current call (REFER); resolves when the target answered. */
   transfer(target: string): Promise<void>;
+  /** A re-INVITE in the current call with a fresh offer; resolves on its 2xx. */
+  renegotiate(): Promise<void>;
   calls(): CallSummary[];
+  recoveries(): Recovery[];
 }
 
 declare global {

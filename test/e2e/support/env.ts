@@ -8,6 +8,7 @@ import { provision, startDevServer, type DevServer } from '../../support/dev-ser
 import type { Library, PhoneConfig } from '../harness/types.js';
 import { startCoturn, type Coturn } from './coturn.js';
 import { closePage, launchChromium, openPage, serveHarness, type HarnessSite } from './pages.js';
+import type { FlakyLink } from './flaky-link.js';
 
 export interface Issued {
   readonly token: string;
@@ -27,14 +28,17 @@ export interface E2e {
   addUsers(...users: string[]): Promise<void>;
   token(user: string): Promise<Issued>;
   iceServers(token: string): Promise<RTCIceServer[]>;
-  /** A harness page whose phone has registered. */
-  phone(user: string, library: Library, o?: { relayOnly?: boolean }): Promise<Page>;
+  /**
+   * A harness page whose phone has registered; with `link`, its WebSocket goes through
+   * that relay, and `recover` makes it reconnect and re-register when the socket drops.
+   */
+  phone(user: string, library: Library, o?: { relayOnly?: boolean; link?: FlakyLink; recover?: boolean }): Promise<Page>;
   /** A page of the product itself (the softphone), served by the Worker. */
   product(path?: string): Promise<Page>;
   stop(): Promise<void>;
 }
 
-export async function startE2e(tenant: string): Promise<E2e> {
+export async function startE2e(tenant: string, limits: Record<string, unknown> = {}): Promise<E2e> {
   const coturn = await startCoturn();
   let server: DevServer | undefined;
   let browser: Browser | undefined;
@@ -54,7 +58,7 @@ export async function startE2e(tenant: string): Promise<E2e> {
     throw err;
   }
   const srv = server;
-  const { domain, apiKey } = await provision(srv, tenant, {});
+  const { domain, apiKey } = await provision(srv, tenant, {}, limits);
 
   const env: E2e = {
     server: srv,
@@ -85,9 +89,10 @@ export async function startE2e(tenant: string): Promise<E2e> {
       const issued = await env.token(user);
       const config: PhoneConfig = {
         library,
-        wsUrl: issued.wsUrl,
+        wsUrl: o.link ? o.link.via(issued.wsUrl) : issued.wsUrl,
         uri: issued.sipUri,
         rtc: { iceServers: await env.iceServers(issued.token), iceTransportPolicy: o.relayOnly ? 'relay' : 'all' },
+        recover: o.recover ?? false,
       };
       const page = await openPage(browser!, site!.instrument, site!.url);
       try {

@@ -52,3 +52,27 @@ export async function inboundAudioBytesOver(page: Page, windowMs: number): Promi
 export function pathOf(s: MediaSnapshot): string {
   return `${s.pair?.local ?? '?'}/${s.pair?.remote ?? '?'}`;
 }
+
+/**
+ * Inbound audio over `windowMs`, sampled every 100 ms: the bytes that came, and the
+ * longest stretch in which none did (the media gap a listener would hear).
+ */
+export async function audioDuring(page: Page, windowMs: number): Promise<{ bytes: number; longestGapMs: number }> {
+  const start = Date.now();
+  const first = (await snapshot(page)).audioIn?.bytes ?? 0;
+  let last = first;
+  let lastGrowth = start;
+  let longestGapMs = 0;
+  while (Date.now() - start < windowMs) {
+    await sleep(100);
+    const bytes = (await snapshot(page)).audioIn?.bytes ?? 0;
+    const now = Date.now();
+    if (bytes > last) {
+      longestGapMs = Math.max(longestGapMs, now - lastGrowth);
+      lastGrowth = now;
+      last = bytes;
+    }
+  }
+  longestGapMs = Math.max(longestGapMs, Date.now() - lastGrowth);
+  return { bytes: last - first, longestGapMs };
+}
