@@ -37,7 +37,12 @@ export function login(tenant: string, user: string, password: string): Promise<L
   return request<Login>('POST', `/v1/tenants/${encodeURIComponent(tenant)}/login`, { body: { user, password } });
 }
 
-export async function iceServers(tenant: string, token: string): Promise<RTCIceServer[]> {
-  const r = await request<{ iceServers: RTCIceServer[] }>('GET', `/v1/tenants/${encodeURIComponent(tenant)}/ice-servers`, { token });
-  return r.iceServers;
+export interface IceAnswer {
+  readonly iceServers: RTCIceServer[];
+  /** How long the service holds a call whose socket dropped. */
+  readonly flowGraceSeconds: number;
+}
+
+export function iceServers(tenant: string, token: string): Promise<IceAnswer> {
+  return request<IceAnswer>('GET', `/v1/tenants/${encodeURIComponent(tenant)}/ice-servers`, { token });
 }

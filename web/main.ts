@@ -2,7 +2,7 @@
  * The softphone page: sign in (password, or a token link `/?token=...`), then one JsSIP
  * phone registered over `ws(s)://<this host>/sip/<tenant>/<user>`. The API is same-origin.
  */
-import { ApiError, iceServers, login } from './api.js';
+import { ApiError, iceServers, login, type IceAnswer } from './api.js';
 import { Phone, type CallView } from './phone.js';
 import { summarize, type Sample } from './quality.js';
 import { readTokenClaims } from './token.js';
@@ -24,20 +24,23 @@ let phone: Phone | null = null;
 let call: CallView | null = null;
 
 const relayOnly = el<HTMLInputElement>('relay-only');
+/** The tenant's grace for a dropped socket, as the last ICE answer gave it (the service's default until then). */
+let graceSeconds = 30;
 
 /** ICE servers for one call; an expired API token is renewed when we have the password. */
 async function rtcConfig(): Promise<RTCConfiguration> {
   const a = account;
   if (!a) throw new Error('signed out');
-  let servers: RTCIceServer[];
+  let answer: IceAnswer;
   try {
-    servers = await iceServers(a.tenant, a.token);
+    answer = await iceServers(a.tenant, a.token);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401 && a.password !== null)) throw err;
     a.token = (await login(a.tenant, a.user, a.password)).token;
-    servers = await iceServers(a.tenant, a.token);
+    answer = await iceServers(a.tenant, a.token);
   }
-  return { iceServers: servers, iceTransportPolicy: relayOnly.checked ? 'relay' : 'all' };
+  graceSeconds = answer.flowGraceSeconds;
+  return { iceServers: answer.iceServers, iceTransportPolicy: relayOnly.checked ? 'relay' : 'all' };
 }
 
 function begin(a: Account): void {
@@ -52,6 +55,7 @@ function begin(a: Account): void {
       user: a.user,
       password: a.password,
       rtcConfig,
+      graceSeconds: () => graceSeconds,
     },
     {
       registration: (state, detail) => {

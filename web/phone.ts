@@ -28,6 +28,11 @@ export interface CallView {
   readonly transfer: 'none' | 'pending' | 'failed';
   /** Why the call ended, in words. */
   readonly endReason: string | null;
+  /**
+   * The socket dropped during the call and the phone is getting it back (RFC 5626 §4.2.1):
+   * the service holds the call, and media, peer-to-peer, goes on meanwhile.
+   */
+  readonly reconnecting: boolean;
 }
 
 export interface PhoneEvents {
@@ -49,6 +54,11 @@ export interface PhoneConfig {
   readonly password: string | null;
   /** Fresh ICE servers and policy for each call (TURN credentials expire). */
   readonly rtcConfig: () => Promise<RTCConfiguration>;
+  /**
+   * How long the service holds a call whose socket dropped (the tenant's flowGraceSeconds,
+   * from the ICE servers' answer): past it the call is over, whatever the page knows.
+   */
+  readonly graceSeconds: () => number;
 }
 
 const RFC4733: DTMFOptions = { transportType: 'RFC2833' as DTMFOptions['transportType'], duration: 120, interToneGap: 70 };
@@ -62,6 +72,12 @@ export class Phone {
   private readonly domain: string;
   /** A call or answer is waiting for ICE servers: ignore a second click. */
   private preparing = false;
+  /** The socket dropped: when the service gives up on the call if it does not come back. */
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The socket is down and JsSIP is reconnecting. */
+  private socketDown = false;
+  /** The ICE restart after a reconnect is in flight: a failure now means the service lost the call. */
+  private restarting = false;
 
   constructor(
     private readonly config: PhoneConfig,
@@ -79,12 +95,29 @@ export class Phone {
       ...(this.config.password !== null ? { password: this.config.password } : {}),
       register: true,
       user_agent: 'Switchboard softphone (JsSIP 3.13.8)',
+      // JsSIP reconnects by itself with a randomised backoff between these (seconds), and
+      // re-registers the same +sip.instance on the new socket. The ceiling is kept well under
+      // the service's grace for a held call (30 s by default): a call must not be lost
+      // waiting for a retry.
+      connection_recovery_min_interval: 1,
+      connection_recovery_max_interval: 4,
     });
     ua.on('connecting', () => this.events.registration('connecting', null));
-    ua.on('connected', () => this.events.registration('registering', null));
-    ua.on('disconnected', () => this.events.registration('disconnected', null));
-    ua.on('registered', () => this.events.registration('registered', null));
-    ua.on('unregistered', () => this.events.registration('unregistered', null));
+    ua.on('connected', () => {
+      this.socketDown = false;
+      this.events.registration('registering', null);
+    });
+    ua.on('disconnected', () => {
+      this.socketDown = true;
+      this.events.registration('disconnected', null);
+      this.onSocketLost();
+    });
+    ua.on('registered', () => {
+      this.events.registration('registered', null);
+      this.onSocketBack();
+    });
+    // JsSIP reports the registration gone when its socket drops; the page says it is reconnecting.
+    ua.on('unregistered', () => !this.socketDown && this.events.registration('unregistered', null));
     ua.on('registrationFailed', (e: { cause?: string }) => this.events.registration('failed', e.cause ?? null));
     ua.on('newRTCSession', (e: RTCSessionEvent) => this.onSession(e));
     this.ua = ua;
@@ -195,6 +228,52 @@ export class Phone {
     this.syncMedia();
   }
 
+  /**
+   * The socket dropped. JsSIP keeps a confirmed call (nothing was in flight to fail) and
+   * the service holds it for its grace period; the call shows "Reconnecting…" until the
+   * phone is back, and ends on screen when the grace runs out first, as it has for the
+   * other side.
+   */
+  private onSocketLost(): void {
+    const s = this.session;
+    if (!s || this.view?.phase !== 'connected' || this.graceTimer !== null) return;
+    this.update({ reconnecting: true });
+    const seconds = this.config.graceSeconds();
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = null;
+      if (this.session !== s) return;
+      this.lostReason = `connection lost, not restored within ${seconds} s`;
+      s.terminate();
+    }, seconds * 1000);
+  }
+
+  /**
+   * Registered again after a drop: the service gave the call to this socket. Restart ICE
+   * (the network may have changed under the media) with a re-INVITE, which also proves the
+   * call is still there: a 481 (the service or the other side ended it meanwhile) ends it
+   * here (RFC 3261 §12.2.1.2).
+   */
+  private onSocketBack(): void {
+    if (this.graceTimer === null) return;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+    const s = this.session;
+    if (!s || s.isEnded()) return;
+    this.restarting = true;
+    const sent = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => {
+      this.restarting = false;
+      if (this.session === s) this.update({ reconnecting: false });
+    });
+    if (!sent) {
+      // A re-offer is already under way (JsSIP allows one at a time): the call is back anyway.
+      this.restarting = false;
+      this.update({ reconnecting: false });
+    }
+  }
+
+  /** Why the call is being ended here when the page ends it for a lost connection. */
+  private lostReason: string | null = null;
+
   private connected(): boolean {
     return this.view?.phase === 'connected';
   }
@@ -231,6 +310,7 @@ export class Phone {
       sendingVideo: false,
       transfer: 'none',
       endReason: null,
+      reconnecting: false,
     };
     this.events.call(this.view);
     this.syncMedia();
@@ -306,9 +386,16 @@ export class Phone {
 
   private finish(e: EndEvent): void {
     const by = e.originator === 'remote' ? 'by the other side' : e.originator === 'local' ? 'here' : 'by the service';
-    const reason = e.cause === JsSIP.C.causes.BYE ? `hung up ${by}` : e.cause === JsSIP.C.causes.CANCELED ? 'cancelled' : e.cause.toLowerCase();
+    let reason = e.cause === JsSIP.C.causes.BYE ? `hung up ${by}` : e.cause === JsSIP.C.causes.CANCELED ? 'cancelled' : e.cause.toLowerCase();
+    // JsSIP ends a call whose re-INVITE fails; after a reconnect that means the service no longer had it.
+    if (this.restarting) reason = 'the call was over when the connection came back';
+    if (this.lostReason) reason = this.lostReason;
+    this.lostReason = null;
+    this.restarting = false;
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.graceTimer = null;
     this.session = null;
-    this.update({ phase: 'ended', endReason: reason, onHold: false, heldByPeer: false, transfer: 'none' });
+    this.update({ phase: 'ended', endReason: reason, onHold: false, heldByPeer: false, transfer: 'none', reconnecting: false });
     this.remote = new MediaStream();
     this.local = new MediaStream();
     this.events.media(this.remote, this.local);

@@ -19,7 +19,7 @@ const REGISTRATION_TEXT: Record<RegistrationState | 'signed-out', string> = {
   registered: 'Registered',
   unregistered: 'Not registered',
   failed: 'Registration failed',
-  disconnected: 'Disconnected, retrying…',
+  disconnected: 'Reconnecting…',
 };
 
 export function renderRegistration(state: RegistrationState | 'signed-out', detail: string | null): void {
@@ -39,6 +39,7 @@ function callText(v: CallView): string {
     case 'ended':
       return `Call ended (${v.endReason ?? 'ended'})`;
     case 'connected':
+      if (v.reconnecting) return 'Reconnecting…';
       if (v.transfer === 'pending') return 'Connected, transferring';
       if (v.transfer === 'failed') return 'Connected, transfer failed';
       if (v.onHold) return 'On hold';
@@ -49,6 +50,7 @@ function callText(v: CallView): string {
 
 function callStateName(v: CallView): string {
   if (v.phase !== 'connected') return v.phase;
+  if (v.reconnecting) return 'reconnecting';
   if (v.onHold) return 'on-hold';
   if (v.heldByPeer) return 'held';
   return 'connected';

@@ -10,16 +10,20 @@ import type { Page } from 'playwright-core';
 import { ROOT } from '../support/dev-server.js';
 import { startE2e, type E2e } from './support/env.js';
 import { closePage } from './support/pages.js';
-import { expectMediaFlowing } from './support/media.js';
+import { audioDuring, expectMediaFlowing } from './support/media.js';
+import { flakyLink, type FlakyLink } from './support/flaky-link.js';
 import { callFigures, publishFigures, type Figures } from './support/figures.js';
 
 let env: E2e;
 const pages: Page[] = [];
 const figures: Record<string, Figures> = {};
 
+/** The tenant's flowGraceSeconds: how long the service holds a call whose socket dropped. */
+const GRACE_S = 8;
+
 beforeAll(async () => {
-  env = await startE2e('e2e-softphone');
-  await env.addUsers('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina');
+  env = await startE2e('e2e-softphone', { flowGraceSeconds: GRACE_S });
+  await env.addUsers('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy');
 });
 
 afterEach(async () => {
@@ -35,8 +39,8 @@ const byState = (page: Page, testid: string, state: string, timeout = 10_000) =>
   page.waitForSelector(`[data-testid="${testid}"][data-state="${state}"]`, { timeout });
 const text = async (page: Page, testid: string) => (await page.getByTestId(testid).textContent())?.trim() ?? '';
 
-async function signInWithPassword(user: string, o: { wrongFirst?: boolean } = {}): Promise<Page> {
-  const page = await env.product('/');
+async function signInWithPassword(user: string, o: { wrongFirst?: boolean; via?: FlakyLink } = {}): Promise<Page> {
+  const page = await env.product('/', o.via?.via(env.server.url));
   pages.push(page);
   await page.getByTestId('signin-tenant').fill(env.tenant);
   await page.getByTestId('signin-user').fill(user);
@@ -150,6 +154,65 @@ describe('the softphone page, by clicks', () => {
     await dave.getByTestId('hangup').click();
     await byState(carol, 'call-state', 'ended');
     expect(await text(carol, 'call-state')).toMatch(/hung up by the other side/);
+  });
+
+  it('a dropped socket mid-call: "Reconnecting…", then connected again with audio throughout and no BYE; a drop past the grace ends the call on screen', async () => {
+    // hank's page (its HTTP and its WebSocket) goes through a relay the test breaks.
+    const link = await flakyLink(env.server.url);
+    try {
+      const hank = await signInWithPassword('hank', { via: link });
+      const ivy = await openTokenLink('ivy');
+      await callAndAnswer(hank, ivy, 'ivy', 'hank');
+      await expectMediaFlowing({ hank, ivy });
+
+      link.down();
+      link.cut();
+      await byState(hank, 'call-state', 'reconnecting', 5_000);
+      expect(await text(hank, 'call-state')).toBe('Reconnecting…');
+      expect(await text(hank, 'reg-state')).toBe('Reconnecting…');
+      const [atHank, atIvy] = await Promise.all([audioDuring(hank, 2_000), audioDuring(ivy, 2_000)]);
+      expect(atHank.bytes).toBeGreaterThan(5_000);
+      expect(atIvy.bytes).toBeGreaterThan(5_000);
+      link.up();
+      const upAt = Date.now();
+      // Back: registered again, ICE restarted by a re-INVITE that went through, and the call on.
+      await byState(hank, 'call-state', 'connected', 15_000);
+      figures['softphone-reconnect'] = { signalingBackMs: Date.now() - upAt, mediaGapMs: Math.max(atHank.longestGapMs, atIvy.longestGapMs) };
+      await byState(hank, 'reg-state', 'registered');
+      expect(await text(ivy, 'call-state')).toBe('Connected');
+      const byes = (page: Page) => page.evaluate(() => window.__e2e.frames.filter((f) => f.text.startsWith('BYE ')).length);
+      expect(await byes(hank)).toBe(0);
+      expect(await byes(ivy)).toBe(0);
+      await expectMediaFlowing({ hank, ivy });
+
+      // ivy hangs up while hank is away: the service answers her BYE for him, and when he is
+      // back his ICE restart finds the call gone (481) and his page ends it.
+      link.down();
+      link.cut();
+      await byState(hank, 'call-state', 'reconnecting', 5_000);
+      await ivy.getByTestId('hangup').click();
+      await byState(ivy, 'call-state', 'ended');
+      link.up();
+      await byState(hank, 'call-state', 'ended', 15_000);
+      expect(await text(hank, 'call-state')).toBe('Call ended (the call was over when the connection came back)');
+      const reinvite = await hank.evaluate(() => window.__e2e.frames.filter((f) => f.dir === 'in' && / INVITE$/m.test(f.text.split('\r\n').find((l) => l.startsWith('CSeq:')) ?? '')).map((f) => f.text.split('\r\n')[0]).at(-1));
+      expect(reinvite).toBe('SIP/2.0 481 Call/Transaction Does Not Exist');
+
+      // A new call, then down for longer than the grace: the service BYEs ivy, and hank's
+      // page ends the call itself.
+      await byState(hank, 'reg-state', 'registered', 15_000);
+      await callAndAnswer(hank, ivy, 'ivy', 'hank');
+      link.down();
+      const cutAt = Date.now();
+      link.cut();
+      await byState(ivy, 'call-state', 'ended', (GRACE_S + 5) * 1000);
+      expect(Date.now() - cutAt).toBeGreaterThanOrEqual(GRACE_S * 1000 - 100);
+      await byState(hank, 'call-state', 'ended', 5_000);
+      expect(await text(hank, 'call-state')).toBe(`Call ended (connection lost, not restored within ${GRACE_S} s)`);
+      expect(await text(ivy, 'call-state')).toMatch(/hung up by the other side/);
+    } finally {
+      await link.close();
+    }
   });
 
   it('blind transfer by clicks: frank transfers erin to gina, and erin ends up talking to gina', async () => {

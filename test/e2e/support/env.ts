@@ -33,8 +33,8 @@ export interface E2e {
    * that relay, and `recover` makes it reconnect and re-register when the socket drops.
    */
   phone(user: string, library: Library, o?: { relayOnly?: boolean; link?: FlakyLink; recover?: boolean }): Promise<Page>;
-  /** A page of the product itself (the softphone), served by the Worker. */
-  product(path?: string): Promise<Page>;
+  /** A page of the product itself (the softphone), served by the Worker (at `base`, e.g. through a relay). */
+  product(path?: string, base?: string): Promise<Page>;
   stop(): Promise<void>;
 }
 
@@ -103,7 +103,7 @@ export async function startE2e(tenant: string, limits: Record<string, unknown> =
       }
       return page;
     },
-    product: (path = '/') => openPage(browser!, site!.instrument, `${srv.url}${path}`),
+    product: (path = '/', base = srv.url) => openPage(browser!, site!.instrument, `${base.replace(/\/$/, '')}${path}`),
     stop,
   };
   return env;
