@@ -111,6 +111,18 @@ export interface Dialog {
    * from one of the user's sockets does).
    */
   readonly instance?: string | null;
+  /**
+   * While held: the peer's in-dialog requests (a re-INVITE for its ICE restart, an UPDATE)
+   * waiting, as relayed, for the device to come back; bounded (MAX_WAITING in
+   * proxy/from-peer.ts). They go to the device's new socket when it recovers the call.
+   */
+  readonly waiting?: readonly string[];
+  /**
+   * Set when the call was brought back from its history row after a restart of the
+   * service (no socket and no memory knew it): held for its devices to return. If none
+   * does, its record says `interrupted`, not an end the service made up.
+   */
+  readonly restoredAt?: number;
   readonly createdAt: number;
   readonly answeredAt: number | null;
   readonly endedAt: number | null;

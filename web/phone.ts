@@ -259,17 +259,31 @@ export class Phone {
     this.graceTimer = null;
     const s = this.session;
     if (!s || s.isEnded()) return;
-    this.restarting = true;
-    const sent = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => {
-      this.restarting = false;
-      if (this.session === s) this.update({ reconnecting: false });
-    });
-    if (!sent) {
-      // A re-offer is already under way (JsSIP allows one at a time): the call is back anyway.
-      this.restarting = false;
-      this.update({ reconnecting: false });
-    }
+    const back = Date.now();
+    // After a restart of the service both parties come back at once, and two re-INVITEs
+    // crossing is glare (491, RFC 3261 §14.1), which JsSIP retries with the CSeq it already
+    // used. So the Call-ID's owner (the caller) waits 2.1–4 s and the callee 0.5 s, as
+    // §14.1 spaces retries, and neither re-offers if the other's re-offer came first: it
+    // restarted ICE and proved the call alive just as well.
+    const delay = s.direction === 'outgoing' ? 2_100 + Math.random() * 1_900 : 500;
+    setTimeout(() => {
+      if (this.session !== s || s.isEnded()) return;
+      if (this.peerOfferAt >= back) return this.update({ reconnecting: false });
+      this.restarting = true;
+      const sent = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => {
+        this.restarting = false;
+        if (this.session === s) this.update({ reconnecting: false });
+      });
+      if (!sent) {
+        // A re-offer is already under way (JsSIP allows one at a time): the call is back anyway.
+        this.restarting = false;
+        this.update({ reconnecting: false });
+      }
+    }, delay);
   }
+
+  /** When the peer last re-offered in the current call (a re-INVITE or UPDATE). */
+  private peerOfferAt = 0;
 
   /** Why the call is being ended here when the page ends it for a lost connection. */
   private lostReason: string | null = null;
@@ -359,6 +373,8 @@ export class Phone {
     session.on('muted', mine(() => this.update({ muted: true })));
     session.on('unmuted', mine(() => this.update({ muted: false })));
     session.on('refer', mine((r: ReferEvent) => void this.acceptTransfer(session, r)));
+    session.on('reinvite', mine(() => (this.peerOfferAt = Date.now())));
+    session.on('update', mine(() => (this.peerOfferAt = Date.now())));
     session.on('ended', mine((x: EndEvent) => this.finish(x)));
     session.on('failed', mine((x: EndEvent) => this.finish(x)));
   }

@@ -121,7 +121,7 @@ export class LiveState {
         const old = before.get(d.id);
         before.delete(d.id);
         if (old === d) continue;
-        if (d.kind === 'call' && isRecordedChange(old, d)) this.store.recordCall(d);
+        if (d.kind === 'call' && isRecordedChange(old, d)) this.store.recordCall(d, next.bindings.find((b) => b.conn === d.conn)?.instance ?? null);
         for (const c of dialogConns(next, d)) touched.add(c);
         if (old) for (const c of dialogConns(prev, old)) touched.add(c);
       }
@@ -133,6 +133,21 @@ export class LiveState {
     if (touched.size === 0) return;
     for (const conn of touched) this.dirty.add(conn);
     this.dirtySince ??= Date.now();
+  }
+
+  /**
+   * After a restart (the object built with no socket open): the answered calls whose rows
+   * have no end and that nothing here holds come back held, for their devices to return
+   * within the grace period (RFC 5626 §4.2.1), and are written to `kv` with the other held
+   * calls at once, so that a second build does not give them a new grace. True if any did.
+   */
+  restore(open: readonly Dialog[], now: number, graceMs: number): boolean {
+    const known = new Set(this.held.map((d) => d.id));
+    const back = open.filter((d) => !known.has(d.id)).map((d): Dialog => ({ ...d, state: 'held', conn: null, deadline: now + graceMs, restoredAt: now, waiting: [] }));
+    if (back.length === 0) return false;
+    this.held = [...this.held, ...back];
+    this.store.setMeta('held', this.held);
+    return true;
   }
 
   /** Writes the held calls to `kv` when they changed (a socket closed mid-call, its device came back, the grace ran out). */

@@ -87,6 +87,15 @@ export const USER_MIGRATIONS: readonly Migration[] = [
       'DROP TABLE spill',
     ],
   },
+  {
+    version: 5,
+    name: 'an answered call keeps what routes it',
+    // The dialog of an answered call, as it was at the 200 (live-state.ts), written with
+    // the row the 200 writes anyway: after a restart, when no socket is left to carry it,
+    // the call comes back from here and is held for its devices to return. NULL once the
+    // call has ended.
+    sql: ['ALTER TABLE calls ADD COLUMN dialog TEXT'],
+  },
 ];
 
 export const USER_SCHEMA = USER_MIGRATIONS[USER_MIGRATIONS.length - 1]!.version;

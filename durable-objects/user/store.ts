@@ -109,30 +109,47 @@ export class UserStore {
    * Writes a call's row: when it is answered, when it ends, or (never answered) when it
    * fails. One row either way; an answered call's end completes the row it already has.
    */
-  recordCall(d: Dialog): void {
+  recordCall(d: Dialog, instance: string | null = null): void {
+    // A call brought back after a restart that ended before its device returned (its grace
+    // ran out, or the other side hung up meanwhile) was cut by the restart for this user:
+    // its row keeps no end (it reads `interrupted`), only that it is settled.
+    const cut = d.state === 'ended' && d.restoredAt !== undefined;
     this.sql.exec(
       `INSERT INTO calls (id, call_id, direction, peer, created_at, answered_at, ended_at, final_status, end_reason, alive_at,
-         offer_kinds, offer_codecs, answer_kinds, answer_codecs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         offer_kinds, offer_codecs, answer_kinds, answer_codecs, dialog)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET answered_at = excluded.answered_at, ended_at = excluded.ended_at,
          final_status = excluded.final_status, end_reason = excluded.end_reason, alive_at = excluded.alive_at,
-         answer_kinds = excluded.answer_kinds, answer_codecs = excluded.answer_codecs`,
+         answer_kinds = excluded.answer_kinds, answer_codecs = excluded.answer_codecs, dialog = excluded.dialog`,
       d.id,
       d.callId,
       d.direction,
       d.peer,
       d.createdAt,
       d.answeredAt,
-      d.endedAt,
+      cut ? null : d.endedAt,
       d.finalStatus,
-      d.endReason,
-      d.endedAt ?? d.answeredAt,
+      cut ? 'interrupted' : d.endReason,
+      cut ? d.answeredAt : (d.endedAt ?? d.answeredAt),
       d.offer ? d.offer.kinds.join(',') : null,
       d.offer ? d.offer.codecs.join(',') : null,
       d.answer ? d.answer.kinds.join(',') : null,
       d.answer ? d.answer.codecs.join(',') : null,
+      d.state === 'confirmed' ? JSON.stringify(resumable(d, instance)) : null,
     );
     if (++this.written % PRUNE_EVERY === 0) this.prune();
+  }
+
+  /**
+   * Answered calls with no end and not settled: after a restart, the calls that were up.
+   * One statement over at most HISTORY_LIMIT rows, run only when an object is built with
+   * no socket open (user-object.ts), never on a wake that has sockets.
+   */
+  openCalls(): Dialog[] {
+    return this.sql
+      .exec<{ dialog: string }>('SELECT dialog FROM calls WHERE dialog IS NOT NULL AND ended_at IS NULL AND end_reason IS NULL')
+      .toArray()
+      .map((r) => JSON.parse(r.dialog) as Dialog);
   }
 
   /**
@@ -141,10 +158,17 @@ export class UserStore {
    * end it did not see.
    */
   calls(limit: number, live: ReadonlyMap<string, Dialog>): CallRecord[] {
-    const rows = this.sql.exec<CallRow>('SELECT * FROM calls ORDER BY created_at DESC LIMIT ?', limit).toArray();
+    const rows = this.sql
+      .exec<CallRow>(
+        `SELECT id, call_id, direction, peer, created_at, answered_at, ended_at, final_status, end_reason, alive_at,
+           offer_kinds, offer_codecs, answer_kinds, answer_codecs FROM calls ORDER BY created_at DESC LIMIT ?`,
+        limit,
+      )
+      .toArray();
     return rows.map((r) => {
       const d = live.get(r.id);
-      const state: CallRecord['state'] = r.ended_at !== null ? 'ended' : d ? d.state : 'interrupted';
+      // A row settled as interrupted (a restored call whose device never came back) stays so, whatever lingers in memory.
+      const state: CallRecord['state'] = r.ended_at !== null ? 'ended' : d && r.end_reason !== 'interrupted' ? d.state : 'interrupted';
       return {
         id: r.id,
         callId: r.call_id,
@@ -186,6 +210,12 @@ export class UserStore {
     this.sql.exec('DELETE FROM calls');
     this.sql.exec('DELETE FROM spilled');
   }
+}
+
+/** What a call's row keeps of its dialog: what routes it, not which socket it was on. */
+function resumable(d: Dialog, instance: string | null): Dialog {
+  const { waiting: _w, sessionMs: _s, ...rest } = d;
+  return { ...rest, conn: null, deadline: null, instance };
 }
 
 /** A live call as the history API shows it, from the dialog in memory. */

@@ -50,6 +50,8 @@ export class UserObject extends DurableObject<Env> {
   private limits: TenantPolicy | null = null;
   private nonceSecret: string | null;
   private guard: AuthGuard | null;
+  /** Calls came back from their rows when the object was built (a restart); the first wake plans their grace. */
+  private restored = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,6 +69,10 @@ export class UserObject extends DurableObject<Env> {
     this.useConfig(meta.config);
     this.nonceSecret = meta.nonceSecret;
     this.guard = meta.guard;
+    // Built with no socket open: after a restart, the calls that were up are known only to
+    // their rows. They come back held; the first wake plans their grace's end.
+    const grace = this.limits?.flowGraceMs ?? 0;
+    this.restored = grace > 0 && this.book.all().length === 0 && this.live.restore(this.store.openCalls(), Date.now(), grace);
     this.host = {
       book: this.book,
       peers: this.peers,
@@ -259,6 +265,10 @@ export class UserObject extends DurableObject<Env> {
     const state = this.live.get(this.guard, closing);
     const open = new Set(this.book.open().map((ws) => this.book.attachment(ws).c));
     for (const conn of lostConnections(state, open)) await this.run({ type: 'socket-closed', conn });
+    if (this.restored) {
+      this.restored = false;
+      this.alarms.plan();
+    }
   }
 
   /** Carries out what the flows' watch decided: probes, closes of dead flows, and asks of the other parties' objects. */

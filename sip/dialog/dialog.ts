@@ -7,6 +7,8 @@ import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
 import { header, type SipMessage, type SipRequest, type SipResponse } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
 import { buildCancel, buildRequest, nextCseq, reasonHeader } from '../message/request.js';
+import { parseMessage } from '../message/parser.js';
+import { responseFromHeaders } from '../message/response.js';
 import { dialogId, type Dialog, type DialogSide, type Direction, type UserState } from '../state.js';
 import type { MediaSummary } from '../policy/sdp.js';
 import { nextState, type DialogEvent } from './dialog-phase.js';
@@ -254,8 +256,9 @@ function requestOnBehalf(s: Step, d: Dialog, method: 'ACK' | 'BYE', cseqNumber: 
 
 /** The user's socket in a confirmed dialog is gone: BYE the peer on its behalf. */
 export function byeOnBehalf(s: Step, d: Dialog): void {
+  answerWaiting(s, d, 480, 'Temporarily Unavailable');
   requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [480, 'Connection lost']);
-  endDialog(s, d, 'connection-lost');
+  endDialog(s, s.dialog(d.id) ?? d, 'connection-lost');
 }
 
 /**
@@ -273,7 +276,9 @@ export function holdDialog(s: Step, d: Dialog, instance: string | null): void {
 /** A held call's device is back on socket `conn`: the call goes on there (its session interval restarts). */
 export function recoverDialog(s: Step, d: Dialog, conn: string): Dialog {
   if (nextState(d.state, 'flow-recovered') !== 'confirmed') return d;
-  const next: Dialog = { ...d, state: 'confirmed', conn, instance: null, deadline: d.sessionMs ? s.ctx.now + d.sessionMs : null };
+  // A call restored after a restart and taken back is a call like any other again.
+  const { restoredAt: _r, ...rest } = d;
+  const next: Dialog = { ...rest, state: 'confirmed', conn, instance: null, deadline: d.sessionMs ? s.ctx.now + d.sessionMs : null };
   s.putDialog(next);
   return next;
 }
@@ -287,8 +292,23 @@ export function moveDialog(s: Step, d: Dialog, conn: string): void {
 /** A held call's device did not come back within the grace period: BYE on its behalf. */
 export function graceExpired(s: Step, d: Dialog): void {
   const seconds = Math.round(s.ctx.policy.flowGraceMs / 1000);
+  answerWaiting(s, d, 480, 'Device Did Not Reconnect');
   requestOnBehalf(s, d, 'BYE', nextCseq(d.local.seq ?? 0), [480, `Connection lost, not recovered within ${seconds} s`]);
-  endDialog(s, d, 'not-recovered');
+  endDialog(s, s.dialog(d.id) ?? d, 'not-recovered');
+}
+
+/**
+ * Answers the peer's requests that waited on a held call (`waiting`) with `status`, and
+ * forgets them: the device is not coming back (480), or the peer hung up meanwhile (487,
+ * §15.1.2: a UAS that gets BYE answers its pending INVITE 487).
+ */
+export function answerWaiting(s: Step, d: Dialog, status: number, reason?: string): void {
+  if (!d.waiting || d.waiting.length === 0) return;
+  for (const text of d.waiting) {
+    const r = parseMessage(text, { trusted: true });
+    if (r.ok && r.message.kind === 'request') s.relayResponse(d.peer, responseFromHeaders(r.message.headers, status, reason ? { reason } : {}));
+  }
+  s.putDialog({ ...(s.dialog(d.id) ?? d), waiting: [] });
 }
 
 /**

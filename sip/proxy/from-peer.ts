@@ -3,7 +3,9 @@
  * requests fork to this user's bindings; in-dialog requests go to the one socket of the
  * dialog; CANCEL cancels the fork (RFC 3261 §16.10).
  */
-import { dialogForPeerRequest, noteInDialogRequest } from '../dialog/dialog.js';
+import { answerWaiting, dialogForPeerRequest, noteInDialogRequest } from '../dialog/dialog.js';
+import { parseMessage } from '../message/parser.js';
+import { serialize } from '../message/serializer.js';
 import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
 import { dialogKind } from '../dialog/dialog.js';
 import { forksPerPeer, liveForks, ownCalls } from './bounds.js';
@@ -107,6 +109,11 @@ function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: 
     return;
   }
   noteInDialogRequest(s, d, req, false);
+  forwardToSocket(s, conn, req, incomingBranch, mf);
+}
+
+/** Hands the peer's in-dialog request to the user's socket `conn`, with our Via (§16.6). */
+function forwardToSocket(s: Step, conn: string, req: SipRequest, incomingBranch: string, mf: number): void {
   const branch = derivedBranch('r', incomingBranch, callId(req), conn, s.ctx.user);
   const fwd = prependHeaders(setHeader(req, 'Max-Forwards', String(mf - 1)), [field('Via', ourViaValue(s.ctx.policy.domain, branch))]);
   // ACK has no response (§17.1.1.3); anything else waits for one from this socket only.
@@ -115,19 +122,48 @@ function onPeerInDialog(s: Step, peer: string, req: SipRequest, incomingBranch: 
 }
 
 /**
+ * A held call's device is back on `d.conn`: the peer's requests that waited for it go
+ * there now, in the order they came, as if they had just arrived.
+ */
+export function releaseWaiting(s: Step, id: string): void {
+  const d = s.dialog(id);
+  if (!d || d.state !== 'confirmed' || d.conn === null || !d.waiting || d.waiting.length === 0) return;
+  s.putDialog({ ...d, waiting: [] });
+  for (const text of d.waiting) {
+    const r = parseMessage(text, { trusted: true });
+    if (!r.ok || r.message.kind !== 'request') continue;
+    forwardToSocket(s, d.conn, r.message, topVia(r.message)?.branch ?? '', integerHeader(r.message, 'max-forwards') ?? 70);
+  }
+}
+
+/** How many of the peer's requests may wait on a held call for its device; more are refused. */
+export const MAX_WAITING = 2;
+
+/**
  * A request from the peer in a call whose user's socket is gone, within the grace period
- * for its device to come back (dialog.ts `holdDialog`). There is no one to hand it to:
- * a BYE is answered 200 on the device's behalf and ends the call (§15.1.2: the peer's
- * session is over once it sends BYE, whatever the answer), and the device learns of it
- * from the 481 to its next request in the call. Anything else is answered 480 with a
- * Retry-After (§21.4.18), which fails that transaction and not the dialog (RFC 5057
- * §5.1), so the peer may try again once the device is back.
+ * for its device to come back (dialog.ts `holdDialog`). A BYE is answered 200 on the
+ * device's behalf and ends the call (§15.1.2: the peer's session is over once it sends
+ * BYE, whatever the answer); the device learns of it from the 481 to its next request in
+ * the call. Anything else waits for the device (`releaseWaiting`): both parties of a call
+ * lose their sockets together when the service restarts, and the first one back restarts
+ * ICE with a re-INVITE that must reach the other, not fail. Its transaction stays open
+ * meanwhile (an INVITE's after its 100, Timer C §16.6; a non-INVITE's 32 s against a grace
+ * of 30). Past MAX_WAITING, or if the device does not come back, a request is answered
+ * 480 (with a Retry-After of the grace left, §21.4.18), which fails that transaction and
+ * not the dialog (RFC 5057 §5.1).
  */
 function onHeldDialog(s: Step, peer: string, req: SipRequest, d: Dialog): void {
   if (req.method === 'ACK') return;
   noteInDialogRequest(s, d, req, false);
+  const now = s.dialog(d.id) ?? d;
   if (req.method === 'BYE') {
+    answerWaiting(s, now, 487);
     rejectRelayed(s, req, peer, 200);
+    return;
+  }
+  const waiting = now.waiting ?? [];
+  if (waiting.length < MAX_WAITING) {
+    s.putDialog({ ...now, waiting: [...waiting, serialize(req)] });
     return;
   }
   const retry = Math.max(1, Math.ceil(((d.deadline ?? s.ctx.now) - s.ctx.now) / 1000));

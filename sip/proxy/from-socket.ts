@@ -13,6 +13,7 @@ import { assertedIdentity, isUserId, withoutIdentity } from '../policy/identity.
 import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from '../message/message.js';
 import { buildCancel } from '../message/request.js';
 import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
+import { releaseWaiting } from './from-peer.js';
 import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
 import { warningHeader, type Step } from '../step.js';
@@ -107,7 +108,10 @@ function takeCalls(s: Step, instance: string, conn: string, before: readonly Bin
   const itsSockets = new Set(before.filter((b) => b.instance === instance && b.conn !== conn).map((b) => b.conn));
   for (const d of s.state.dialogs) {
     if (d.kind !== 'call') continue;
-    if ((d.state === 'held' && d.instance === instance) || (d.state === 'confirmed' && d.conn !== null && itsSockets.has(d.conn))) moveDialog(s, d, conn);
+    if ((d.state === 'held' && d.instance === instance) || (d.state === 'confirmed' && d.conn !== null && itsSockets.has(d.conn))) {
+      moveDialog(s, d, conn);
+      releaseWaiting(s, d.id);
+    }
   }
 }
 
@@ -208,6 +212,7 @@ function onInDialog(s: Step, conn: ConnInfo, req: SipRequest): void {
   // the user authenticated on it, and it knows the dialog's Call-ID and tags. This is how
   // a device that registered no instance, or reconnects before registering, recovers.
   const d = found.state === 'held' ? recoverDialog(s, found, conn.id) : found;
+  if (d !== found) releaseWaiting(s, d.id);
   const routed = consumeRoutes(s, conn, req);
   if (!routed) return;
   if (req.method === 'INVITE' || req.method === 'UPDATE') {
@@ -228,6 +233,7 @@ function onAck(s: Step, conn: ConnInfo, req: SipRequest): void {
   const found = dialogForSocketRequest(s, req);
   if (!found || conn.auth === null) return;
   const d = found.state === 'held' ? recoverDialog(s, found, conn.id) : found;
+  if (d !== found) releaseWaiting(s, d.id);
   if (d.direction === 'out' && d.answeredAt === null) return;
   const routes = nameAddrs(req, 'route') ?? [];
   if (!routes.every((r) => isOurRoute(r, s.ctx.policy.domain))) return;

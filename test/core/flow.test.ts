@@ -198,17 +198,59 @@ describe('the peer while the device is away', () => {
     expect(sim.take(b2).map(what)).toEqual(['481 INVITE']);
   });
 
-  it('its re-INVITE is answered 480 with a Retry-After of the grace left, and the call stays', () => {
+  it('its re-INVITE waits for the device and reaches it on its new socket; the answer comes back', () => {
+    const { ad } = connect();
+    sim.close(b);
+    const offer = webrtcSdp({ session: '49' });
+    sim.send(a, alice.inDialog(ad, 'INVITE', { body: offer }).text);
+    expect(sim.take(a).map(what)).toEqual(['100 INVITE']);
+    expect(sim.state('bob').dialogs[0]).toMatchObject({ state: 'held' });
+    sim.advance(3_000);
+    const b2 = sim.connect('bob');
+    sim.send(b2, bob.register().text);
+    const [ok, reinvite] = sim.take(b2);
+    expect(what(ok!)).toBe('200 REGISTER');
+    expect(methodOf(reinvite!)).toBe('INVITE');
+    expect(asRequest(reinvite!).body).toBe(offer);
+    sim.send(b2, bob.respond(reinvite!, 200, { body: webrtcSdp({ session: '50' }) }));
+    expect(sim.take(a).map(what)).toEqual(['200 INVITE']);
+    expect(sim.state('bob').dialogs[0]!.waiting).toEqual([]);
+  });
+
+  it('at most two of its requests wait; the next gets 480 with a Retry-After of the grace left', () => {
     const { ad } = connect();
     sim.close(b);
     sim.advance(10_000);
-    sim.send(a, alice.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '49' }) }).text);
-    const answers = sim.take(a).filter((t) => !t.startsWith('SIP/2.0 100'));
-    expect(answers.map(what)).toEqual(['480 INVITE']);
-    const res = asResponse(answers[0]!);
-    expect(res.reason).toBe('Device Reconnecting');
+    sim.send(a, alice.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '51' }) }).text);
+    sim.send(a, alice.inDialog(ad, 'INFO', { body: 'x', headers: [] }).text);
+    expect(sim.take(a).map(what)).toEqual(['100 INVITE']);
+    sim.send(a, alice.inDialog(ad, 'UPDATE', { body: webrtcSdp({ session: '52' }) }).text);
+    const [refused] = sim.take(a);
+    const res = asResponse(refused!);
+    expect([res.status, res.reason]).toEqual([480, 'Device Reconnecting']);
     expect(header(res, 'retry-after')).toBe(String((grace() - 10_000) / 1000));
     expect(sim.state('bob').dialogs[0]).toMatchObject({ state: 'held' });
+  });
+
+  it('what waits is answered 480 when the grace runs out, before the BYE', () => {
+    const { ad } = connect();
+    sim.close(b);
+    sim.send(a, alice.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '53' }) }).text);
+    sim.take(a);
+    sim.advance(grace());
+    const got = sim.take(a);
+    expect(got.map(what)).toEqual(['480 INVITE', 'BYE']);
+    expect(asResponse(got[0]!).reason).toBe('Device Did Not Reconnect');
+  });
+
+  it('its BYE answers a waiting re-INVITE 487 (§15.1.2)', () => {
+    const { ad } = connect();
+    sim.close(b);
+    sim.send(a, alice.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '54' }) }).text);
+    sim.take(a);
+    sim.send(a, alice.inDialog(ad, 'BYE').text);
+    expect(sim.take(a).map(what).sort()).toEqual(['200 BYE', '487 INVITE']);
+    expect(sim.state('bob').dialogs[0]).toMatchObject({ state: 'ended' });
   });
 });
 

@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { Phone, addUser, api, newTenant, type TestTenant } from './helpers.js';
-import { asRequest, asResponse, bodyOf, webrtcSdp, type UaDialog } from '../support/ua.js';
+import { asRequest, bodyOf, webrtcSdp, type UaDialog } from '../support/ua.js';
 import { header } from '../../sip/message/message.js';
 import { LiveState } from '../../durable-objects/user/live-state.js';
 import type { UserStore } from '../../durable-objects/user/store.js';
@@ -124,15 +124,21 @@ describe('a socket that drops mid-call', () => {
     expect(await callStates(t, 'bob')).toEqual([]);
   });
 
-  it('a re-INVITE from the peer while the device is away gets 480 with a Retry-After, and the call stays', async () => {
+  it('a re-INVITE from the peer while the device is away waits for it, and reaches its new socket', async () => {
     const { t, alice, bob, ad } = await call();
     bob.sock.close();
     await new Promise((r) => setTimeout(r, 100));
-    alice.sock.send(alice.ua.inDialog(ad, 'INVITE', { body: webrtcSdp({ session: '9' }) }).text);
-    const res = asResponse(await alice.sock.next('480 INVITE'));
-    expect(res.reason).toBe('Device Reconnecting');
-    expect(Number(header(res, 'retry-after'))).toBeGreaterThan(25);
+    const offer = webrtcSdp({ session: '9' });
+    alice.sock.send(alice.ua.inDialog(ad, 'INVITE', { body: offer }).text);
+    await alice.sock.next('100 INVITE');
+    await alice.sock.quiet(300, 'SIP/2.0 4');
     expect(await callStates(t, 'bob')).toEqual(['held']);
+    const bob2 = await bob.reopen(t);
+    await bob2.register();
+    const at = await bob2.sock.next('INVITE');
+    expect(bodyOf(at)).toBe(offer);
+    bob2.sock.send(bob2.ua.respond(at, 200, { body: webrtcSdp({ session: '99' }) }));
+    expect(bodyOf(await alice.sock.next('200 INVITE'))).toBe(webrtcSdp({ session: '99' }));
   });
 
   it('a held call outlives the eviction of its object: kept in kv and read back as a new object would', async () => {

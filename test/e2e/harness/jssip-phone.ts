@@ -4,6 +4,7 @@ import type { EndEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { RTCSessionEvent } from 'jssip/lib/UA';
 import { CallBook, play, remoteStream } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
+import { restartDelayMs } from './ice-restart.js';
 
 type Waiter = (session: RTCSession, id: number) => void;
 
@@ -44,7 +45,7 @@ export class JsSipPhone implements Harness {
   private recoverFlows(ua: JsSIP.UA): void {
     ua.on('disconnected', () => {
       if (this.lost.at(-1)?.registeredAt === null) return;
-      this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartFailed: null });
+      this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartedBy: null, restartFailed: null });
     });
     ua.on('connected', () => {
       const r = this.lost.at(-1);
@@ -53,14 +54,28 @@ export class JsSipPhone implements Harness {
     ua.on('registered', () => {
       const r = this.lost.at(-1);
       if (!r || r.registeredAt !== null) return;
-      r.registeredAt = Date.now();
+      const back = (r.registeredAt = Date.now());
       const s = this.current?.session;
       if (!s) return;
-      const ok = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => (r.restartedAt = Date.now()));
-      if (!ok) r.restartFailed = 'JsSIP could not re-offer';
       s.once('ended', () => r.restartedAt === null && (r.restartFailed = 'the call ended'));
+      setTimeout(() => {
+        if (s.isEnded()) return;
+        if (this.peerOfferAt >= back) {
+          r.restartedAt = this.peerOfferAt;
+          r.restartedBy = 'peer';
+          return;
+        }
+        const ok = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => {
+          r.restartedAt = Date.now();
+          r.restartedBy = 'self';
+        });
+        if (!ok) r.restartFailed = 'JsSIP could not re-offer';
+      }, restartDelayMs(s.direction === 'outgoing'));
     });
   }
+
+  /** When the peer last re-offered in the current call (a re-INVITE or UPDATE with SDP). */
+  private peerOfferAt = 0;
 
   recoveries(): Recovery[] {
     return this.lost;
@@ -77,6 +92,8 @@ export class JsSipPhone implements Harness {
     if (session.connection) onPc(session.connection);
     else session.on('peerconnection', (p: { peerconnection: RTCPeerConnection }) => onPc(p.peerconnection));
     session.on('confirmed', () => this.book.set(id, { state: 'established' }));
+    session.on('reinvite', () => (this.peerOfferAt = Date.now()));
+    session.on('update', () => (this.peerOfferAt = Date.now()));
     session.on('hold', (h: { originator: string }) => this.book.set(id, h.originator === 'local' ? { heldLocally: true } : { heldByPeer: true }));
     session.on('unhold', (h: { originator: string }) => this.book.set(id, h.originator === 'local' ? { heldLocally: false } : { heldByPeer: false }));
     const end = (x: EndEvent) => {

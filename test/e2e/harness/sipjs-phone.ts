@@ -2,6 +2,7 @@
 import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session, type Web } from 'sip.js';
 import { CallBook, play } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
+import { restartDelayMs } from './ice-restart.js';
 
 export class SipJsPhone implements Harness {
   private ua: UserAgent | null = null;
@@ -26,7 +27,7 @@ export class SipJsPhone implements Harness {
       ...(config.recover ? { reconnectionAttempts: 60, reconnectionDelay: 1 } : {}),
       delegate: {
         onDisconnect: (error) => {
-          if (config.recover && error) this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartFailed: null });
+          if (config.recover && error) this.lost.push({ lostAt: Date.now(), connectedAt: null, registeredAt: null, restartedAt: null, restartedBy: null, restartFailed: null });
         },
         onConnect: () => {
           const r = this.lost.at(-1);
@@ -55,8 +56,12 @@ export class SipJsPhone implements Harness {
     });
   }
 
+  /** When the peer last re-offered in a call (an in-dialog INVITE). */
+  private peerOfferAt = 0;
+
   private track(session: Session, state: 'calling' | 'incoming'): number {
     const id = this.book.open(session.remoteIdentity.uri.user ?? '', state);
+    session.delegate = { onInvite: () => (this.peerOfferAt = Date.now()) };
     session.stateChange.addListener((s) => {
       if (s === SessionState.Established) {
         this.book.set(id, { state: 'established' });
@@ -134,16 +139,27 @@ export class SipJsPhone implements Harness {
     void this.registerer?.register({
       requestDelegate: {
         onAccept: () => {
-          r.registeredAt = Date.now();
+          const back = (r.registeredAt = Date.now());
           const s = this.current?.session;
           if (!s || s.state !== SessionState.Established) return;
-          void s.invite({
-            sessionDescriptionHandlerOptions: { offerOptions: { iceRestart: true } } as Web.SessionDescriptionHandlerOptions,
-            requestDelegate: {
-              onAccept: () => (r.restartedAt = Date.now()),
-              onReject: (res) => (r.restartFailed = `${res.message.statusCode} ${res.message.reasonPhrase}`),
-            },
-          });
+          setTimeout(() => {
+            if (s.state !== SessionState.Established) return;
+            if (this.peerOfferAt >= back) {
+              r.restartedAt = this.peerOfferAt;
+              r.restartedBy = 'peer';
+              return;
+            }
+            void s.invite({
+              sessionDescriptionHandlerOptions: { offerOptions: { iceRestart: true } } as Web.SessionDescriptionHandlerOptions,
+              requestDelegate: {
+                onAccept: () => {
+                  r.restartedAt = Date.now();
+                  r.restartedBy = 'self';
+                },
+                onReject: (res) => (r.restartFailed = `${res.message.statusCode} ${res.message.reasonPhrase}`),
+              },
+            });
+          }, restartDelayMs(s instanceof Inviter));
         },
         onReject: (res) => (r.restartFailed = `REGISTER ${res.message.statusCode}`),
       },

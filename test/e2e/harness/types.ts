@@ -55,8 +55,10 @@ export interface Recovery {
   readonly lostAt: number;
   connectedAt: number | null;
   registeredAt: number | null;
-  /** The 2xx to the ICE restart re-INVITE came: the call's signaling works again. */
+  /** The 2xx to the ICE restart re-INVITE came (or the peer's re-offer did): the call's signaling works again. */
   restartedAt: number | null;
+  /** Whose re-INVITE restarted ICE: this phone's, or the peer's that came first. */
+  restartedBy: 'self' | 'peer' | null;
   /** Why the ICE restart failed, if it did. */
   restartFailed: string | null;
 }
