@@ -28,6 +28,10 @@ export interface Env {
   readonly TURN_URLS?: string;
   readonly TURN_SECRET?: string;
   readonly TURN_TTL?: string;
+  /** Web Push (RFC 8292 VAPID): the service's key pair, base64url, and its contact for push services. */
+  readonly VAPID_PUBLIC_KEY?: string;
+  readonly VAPID_PRIVATE_KEY?: string;
+  readonly VAPID_SUBJECT?: string;
   /** Cloudflare Realtime TURN. */
   readonly TURN_KEY_ID?: string;
   readonly TURN_KEY_API_TOKEN?: string;

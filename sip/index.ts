@@ -12,6 +12,7 @@ import type { ConnInfo, Input, StepContext, StepResult } from './io.js';
 import { trimLingering } from './proxy/bounds.js';
 import { byeOnBehalf, cancelOnBehalf, endDialog, graceExpired, holdDialog, sessionExpired } from './dialog/dialog.js';
 import { onPeerRequest } from './proxy/from-peer.js';
+import { expireWakes, forgetPushBinding, nextWake } from './proxy/wake.js';
 import { expireFork, failBranch, forkIsSettled } from './proxy/fork.js';
 import { field } from './message/message.js';
 import { parseMessage } from './message/parser.js';
@@ -43,6 +44,9 @@ export function step(state: UserState, input: Input, ctx: StepContext): StepResu
       onSocketClosed(s, input.conn, input.final === true);
       break;
     case 'timer':
+      break;
+    case 'push-gone':
+      forgetPushBinding(s, input.id);
       break;
     case 'end-held':
       for (const d of s.state.dialogs) if (d.state === 'held') byeOnBehalf(s, d);
@@ -128,6 +132,7 @@ function onRelayFailed(s: Step, text: string, status: number, reason: string): v
 function expireDue(s: Step): void {
   const { now } = s.ctx;
   expireBindings(s);
+  expireWakes(s);
   for (const fork of s.state.forks) {
     if (fork.deadline > now) continue;
     const current = s.state.forks.find((f) => f.id === fork.id && f.method === fork.method);
@@ -184,6 +189,8 @@ export function nextDeadline(state: UserState): number | null {
   let min = Infinity;
   for (const f of state.forks) if (!forkIsSettled(f)) min = Math.min(min, f.deadline);
   for (const d of state.dialogs) if (d.deadline !== null && d.kind === 'call' && (d.state === 'confirmed' || d.state === 'held')) min = Math.min(min, d.deadline);
+  // A request waiting for a woken device: the caller waits for its 480.
+  min = Math.min(min, nextWake(state) ?? Infinity);
   return min === Infinity ? null : min;
 }
 

@@ -7,7 +7,7 @@ import type { Credentials, TenantPolicy } from './policy/tenant.js';
 import type { MediaSummary } from './policy/sdp.js';
 
 export { DEFAULT_LIMITS, withDefaultLimits, type Credentials, type TenantPolicy } from './policy/tenant.js';
-import type { UserState } from './state.js';
+import type { PushBinding, UserState } from './state.js';
 
 export interface StepContext {
   readonly now: number;
@@ -50,6 +50,8 @@ export type Input =
   | { readonly type: 'end-held' }
   /** A frame the adapter refused before the state machine (rate limit): answered if a request. */
   | { readonly type: 'socket-refused'; readonly conn: string; readonly text: string; readonly status: number; readonly reason: string; readonly retryAfter?: number }
+  /** The push provider says the device's registration is gone (RFC 8030 §7.3: 404, 410): forget it. */
+  | { readonly type: 'push-gone'; readonly id: string }
   /** A request this object relayed that could not reach the peer's object. */
   | { readonly type: 'relay-failed'; readonly text: string; readonly status: number; readonly reason: string };
 
@@ -63,7 +65,9 @@ export type Effect =
   | { readonly type: 'relay-request'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null; readonly initial?: boolean }
   | { readonly type: 'relay-response'; readonly to: string; readonly text: string; readonly media?: MediaSummary | null }
   /** The socket authenticated by digest: record it in the socket's attachment. */
-  | { readonly type: 'authenticate'; readonly conn: string };
+  | { readonly type: 'authenticate'; readonly conn: string }
+  /** Wake a sleeping device through its push provider (RFC 8599 §4.2); `payload` is JSON for the device. */
+  | { readonly type: 'push'; readonly binding: PushBinding; readonly payload: string; readonly ttlSeconds: number };
 
 export interface StepResult {
   readonly state: UserState;

@@ -22,6 +22,41 @@ export interface Binding {
   readonly userAgent: string | null;
 }
 
+/**
+ * A device that can be woken by a push notification (RFC 8599 §4.1: a REGISTER whose
+ * Contact carried pn-provider, pn-prid and pn-param). It outlives the socket it was
+ * registered on, until it expires or is refreshed away: the device may be asleep with no
+ * socket at all. Kept in the user's key-value row (it belongs to no socket).
+ */
+export interface PushBinding {
+  /** The device: its `+sip.instance` if it has one, else its Contact URI. */
+  readonly id: string;
+  readonly provider: PushProvider;
+  /** The push resource or device token (RFC 8599 §4.1.1), as the provider names it. */
+  readonly prid: string;
+  /** Provider-specific parameter (Web Push: the subscription keys `p256dh:auth`; APNs: the topic; FCM: the project). */
+  readonly param: string | null;
+  readonly expiresAt: number;
+  readonly registeredAt: number;
+}
+
+export type PushProvider = 'webpush' | 'fcm' | 'apns';
+
+/**
+ * An initial request (INVITE, MESSAGE) for a user whose only devices are asleep: pushes
+ * went out and it waits, as relayed, for a device to register (RFC 8599 §4.2). In memory:
+ * it lives seconds (the tenant's pushWaitSeconds), and the timer that ends it keeps the
+ * object awake.
+ */
+export interface Wake {
+  /** The incoming branch (top Via of the relayed request): what a CANCEL names. */
+  readonly branch: string;
+  readonly method: string;
+  readonly peer: string;
+  readonly text: string;
+  readonly deadline: number;
+}
+
 export type BranchState = 'pending' | 'proceeding' | 'done';
 
 /** One leg of a forked request, to one of the user's sockets (RFC 3261 §16.6). */
@@ -168,9 +203,13 @@ export interface UserState {
   readonly guard: AuthGuard;
   /** In memory only (the store neither loads nor writes it). */
   readonly transactions: readonly PendingTransaction[];
+  /** Devices that sleep and are woken by push (kept in `kv`). */
+  readonly push: readonly PushBinding[];
+  /** Requests waiting for a woken device (in memory). */
+  readonly wakes: readonly Wake[];
 }
 
-export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], guard: EMPTY_GUARD, transactions: [] };
+export const EMPTY_STATE: UserState = { bindings: [], forks: [], dialogs: [], guard: EMPTY_GUARD, transactions: [], push: [], wakes: [] };
 
 export function dialogId(direction: Direction, callId: string, callerTag: string): string {
   return `${direction}:${callerTag}:${callId}`;

@@ -93,7 +93,7 @@ export class World {
   readonly states = new Map<string, UserState>();
   readonly conns = new Map<string, Conn>();
   readonly failures: Failure[] = [];
-  readonly stats = { steps: 0, socketMessages: 0, peerInputs: 0, closes: 0, timers: 0, refused: 0, abusiveCloses: 0, unauthenticatedCloses: 0, relays: 0, sends: 0, foreignSends: 0, openRefused: 0, digestAuthentications: 0, answeredCalls: 0 };
+  readonly stats = { steps: 0, socketMessages: 0, peerInputs: 0, closes: 0, timers: 0, refused: 0, abusiveCloses: 0, unauthenticatedCloses: 0, relays: 0, sends: 0, foreignSends: 0, openRefused: 0, digestAuthentications: 0, answeredCalls: 0, pushes: 0 };
   max: Size & { user: string } = { records: 0, bytes: 0, fields: {}, user: '' };
   private readonly credentials = new Map<string, Credentials>();
   private readonly sizes = new Map<string, { state: UserState; size: Size }>();
@@ -224,6 +224,8 @@ export class World {
           const c = this.conns.get(e.conn);
           if (c && c.user === u) c.auth = 'digest';
           this.stats.digestAuthentications++;
+        } else if (e.type === 'push') {
+          this.stats.pushes++;
         } else {
           this.stats.relays++;
           queue.push({ user: e.to, input: { type: e.type === 'relay-request' ? 'peer-request' : 'peer-response', from: u, text: e.text, media: e.media ?? null } });

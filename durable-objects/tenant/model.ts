@@ -18,6 +18,7 @@ export interface TenantLimits {
   readonly authFailuresPerAddress: number;
   readonly authFailuresPerUser: number;
   readonly flowGraceSeconds: number;
+  readonly pushWaitSeconds: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
@@ -35,6 +36,7 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   authFailuresPerAddress: DEFAULT_LIMITS.authFailuresPerSource,
   authFailuresPerUser: DEFAULT_LIMITS.authFailuresPerUser,
   flowGraceSeconds: DEFAULT_LIMITS.flowGraceMs / 1000,
+  pushWaitSeconds: DEFAULT_LIMITS.pushWaitMs / 1000,
 };
 
 export interface IceOverride {
@@ -83,5 +85,6 @@ export function policyOf(tenant: Tenant): TenantPolicy {
     authFailuresPerSource: tenant.limits.authFailuresPerAddress,
     authFailuresPerUser: tenant.limits.authFailuresPerUser,
     flowGraceMs: tenant.limits.flowGraceSeconds * 1000,
+    pushWaitMs: tenant.limits.pushWaitSeconds * 1000,
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { Effect, Input } from '../../sip/io.js';
 import type { MediaSummary } from '../../sip/policy/sdp.js';
+import type { PushBinding } from '../../sip/state.js';
 import type { Peers } from './peers.js';
 import type { SocketBook } from './sockets.js';
 
@@ -18,6 +19,8 @@ export interface EffectHost {
   run(input: Input): Promise<void>;
   /** A socket signed in by digest: its 30 s no longer count. */
   signedIn(): void;
+  /** Sends a wake-up push through the device's provider; resolves true if the provider says the device is gone. */
+  push(binding: PushBinding, payload: string, ttlSeconds: number): Promise<boolean>;
 }
 
 export async function perform(host: EffectHost, effects: readonly Effect[]): Promise<void> {
@@ -38,6 +41,9 @@ export async function perform(host: EffectHost, effects: readonly Effect[]): Pro
       case 'relay-response':
         // Calls on one stub are delivered in order (E-order), so a CANCEL never overtakes its INVITE.
         pending.push(relay(host, e.type, e.to, e.text, e.media ?? null, e.type === 'relay-request' && e.initial === true));
+        break;
+      case 'push':
+        pending.push(wake(host, e.binding, e.payload, e.ttlSeconds));
         break;
     }
   }
@@ -75,5 +81,15 @@ async function relay(host: EffectHost, kind: 'relay-request' | 'relay-response',
     console.error('switchboard: relay failed', kind, to, err instanceof Error ? err.message : err);
     host.peers.drop(to);
     await failed(503, 'Peer Unreachable');
+  }
+}
+
+/** One wake-up push; a device its provider no longer knows is forgotten (the core's `push-gone`). */
+async function wake(host: EffectHost, binding: PushBinding, payload: string, ttlSeconds: number): Promise<void> {
+  try {
+    if (await host.push(binding, payload, ttlSeconds)) await host.run({ type: 'push-gone', id: binding.id });
+  } catch (err) {
+    // A provider that fails leaves the request waiting out its time, then 480, as for a device that did not wake.
+    console.error('switchboard: push failed', binding.provider, err instanceof Error ? err.message : err);
   }
 }

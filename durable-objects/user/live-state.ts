@@ -19,7 +19,7 @@
  * password guard, and the calls held for a device whose socket closed (they belong to no
  * socket until it comes back; one `kv` row, read with the rest of the meta on a wake).
  */
-import type { Binding, Dialog, Fork, UserState } from '../../sip/state.js';
+import type { Binding, Dialog, Fork, PushBinding, UserState } from '../../sip/state.js';
 import { EMPTY_STATE, initiatorTag } from '../../sip/state.js';
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
 import { isLive } from '../../sip/proxy/fork-phase.js';
@@ -65,6 +65,7 @@ export class LiveState {
     private readonly book: SocketBook,
     private readonly store: UserStore,
     held: readonly Dialog[] = [],
+    private push: readonly PushBinding[] = [],
   ) {
     this.held = held;
   }
@@ -101,7 +102,7 @@ export class LiveState {
       for (const f of r.f ?? []) forks.set(forkKey(f), f);
     }
     for (const d of this.held) dialogs.set(d.id, d);
-    return { ...EMPTY_STATE, bindings, dialogs: [...dialogs.values()], forks: [...forks.values()], guard };
+    return { ...EMPTY_STATE, bindings, dialogs: [...dialogs.values()], forks: [...forks.values()], guard, push: this.push };
   }
 
   /**
@@ -114,6 +115,11 @@ export class LiveState {
     this.current = next;
     if (prev === next) return;
     if (prev.guard !== next.guard) this.store.setMeta('authGuard', next.guard);
+    if (next.push !== this.push) {
+      // Push bindings outlive every socket (RFC 8599): written when a REGISTER changes them.
+      this.push = next.push;
+      this.store.setMeta('push', next.push.length > 0 ? next.push : null);
+    }
     const touched = new Set<string>();
     if (prev.dialogs !== next.dialogs) {
       const before = new Map(prev.dialogs.map((d) => [d.id, d]));
@@ -208,6 +214,7 @@ export class LiveState {
   /** The user is gone (or, in tests, the runtime restarted): nothing is held. */
   clear(): void {
     this.held = [];
+    this.push = [];
     this.dirty.clear();
     this.dirtySince = null;
     this.current = EMPTY_STATE;

@@ -16,7 +16,7 @@
  */
 import type { AuthGuard } from '../../sip/policy/auth-guard.js';
 import type { MediaSummary } from '../../sip/policy/sdp.js';
-import type { Dialog } from '../../sip/state.js';
+import type { Dialog, PushBinding } from '../../sip/state.js';
 import { migrate } from '../shared/migrations.js';
 import { USER_MIGRATIONS, USER_SCHEMA } from './migrations.js';
 import type { UserConfig, UserIdentity } from './model.js';
@@ -52,6 +52,8 @@ export interface ObjectMeta {
   readonly guard: AuthGuard | null;
   /** Calls held for a device whose socket closed (live-state.ts). */
   readonly held: readonly Dialog[];
+  /** Devices that sleep and are woken by push (RFC 8599). */
+  readonly push: readonly PushBinding[];
 }
 
 interface CallRow extends Record<string, SqlStorageValue> {
@@ -89,7 +91,7 @@ export class UserStore {
       meta = this.readKv();
     }
     const json = <T>(key: string): T | null => (meta.has(key) ? (JSON.parse(meta.get(key)!) as T) : null);
-    return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard'), held: json<Dialog[]>('held') ?? [] };
+    return { identity: json('identity'), config: json('config'), nonceSecret: json('nonceSecret'), guard: json('authGuard'), held: json<Dialog[]>('held') ?? [], push: json<PushBinding[]>('push') ?? [] };
   }
 
   private readKv(): Map<string, string> {

@@ -6,6 +6,7 @@
  * attachments are sockets.ts, the live state and where it is kept live-state.ts, what
  * outlives every socket store.ts, the one alarm alarm-plan.ts, flow liveness flows.ts.
  */
+import { sendPush } from './push/providers.js';
 import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, refusal, step } from '../../sip/index.js';
 import { liveCalls } from '../../sip/dialog/dialog.js';
@@ -60,7 +61,7 @@ export class UserObject extends DurableObject<Env> {
     this.book = new SocketBook(ctx);
     // One statement: what the tenant pushed, the password guard, and the held calls.
     const meta = this.store.load();
-    this.live = new LiveState(this.book, this.store, meta.held);
+    this.live = new LiveState(this.book, this.store, meta.held, meta.push);
     this.flows = new FlowWatcher(ctx, this.book, (conn) => this.book.socket(conn), () => this.identity?.user ?? null);
     this.peers = new Peers(env, () => this.identity!.tenant);
     // RFC 5626 §4.4.1 CRLF keepalive: answered by the runtime without waking this object.
@@ -79,6 +80,7 @@ export class UserObject extends DurableObject<Env> {
       identity: () => this.identity!,
       run: (input) => this.run(input),
       signedIn: () => this.alarms.plan(),
+      push: (binding, payload, ttlSeconds) => sendPush(env, binding, payload, ttlSeconds),
     };
     void ctx.blockConcurrencyWhile(() => this.alarms.load());
   }
@@ -351,7 +353,7 @@ export class UserObject extends DurableObject<Env> {
     // something earlier (a frame heard moves its flow's look later): most in-dialog
     // messages change none of them, and plan nothing.
     const next = result.state;
-    if (next.forks !== prev.forks || next.dialogs !== prev.dialogs || next.bindings !== prev.bindings) this.alarms.plan();
+    if (next.forks !== prev.forks || next.dialogs !== prev.dialogs || next.bindings !== prev.bindings || next.wakes !== prev.wakes) this.alarms.plan();
     await perform(this.host, result.effects);
   }
 

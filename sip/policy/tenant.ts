@@ -30,6 +30,8 @@ export interface TenantPolicy {
    * on a new flow (RFC 5626 §4.2.1) before BYE goes to the other party; 0 ends it at once.
    */
   readonly flowGraceMs: number;
+  /** How long a request for a user whose devices all sleep waits for one to wake on its push (RFC 8599 §4.2). */
+  readonly pushWaitMs: number;
 }
 
 export const DEFAULT_LIMITS = {
@@ -46,6 +48,7 @@ export const DEFAULT_LIMITS = {
   authFailuresPerSource: 5,
   authFailuresPerUser: 50,
   flowGraceMs: 30_000,
+  pushWaitMs: 10_000,
 } as const;
 
 /** A policy stored before some limit existed gets that limit's default. */

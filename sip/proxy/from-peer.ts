@@ -6,6 +6,7 @@
 import { answerWaiting, dialogForPeerRequest, noteInDialogRequest } from '../dialog/dialog.js';
 import { parseMessage } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
+import { cancelWake, wakeFor } from './wake.js';
 import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
 import { dialogKind } from '../dialog/dialog.js';
 import { forksPerPeer, liveForks, ownCalls } from './bounds.js';
@@ -72,6 +73,8 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
   const gr = uri && isSipUri(uri) ? getParam(uri.params, 'gr') : undefined;
   const targets = oneFlowPerInstance(s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === `<${gr}>`)));
   if (targets.length === 0) {
+    // RFC 8599 §4.2: devices asleep with no socket are woken by push, and the request waits for one.
+    if (gr === undefined && wakeFor(s, peer, req, incomingBranch)) return;
     rejectRelayed(s, req, peer, 480, { reason: 'Temporarily Unavailable' });
     return;
   }
@@ -182,6 +185,7 @@ function earlyBranchConn(s: Step, req: SipRequest): string | null {
 }
 
 function onPeerCancel(s: Step, peer: string, req: SipRequest, incomingBranch: string): void {
+  if (cancelWake(s, peer, incomingBranch)) return;
   const fork = findFork(s, incomingBranch, 'INVITE');
   if (fork) {
     if (fork.peer === peer) cancelFork(s, fork);

@@ -13,7 +13,8 @@ import { assertedIdentity, isUserId, withoutIdentity } from '../policy/identity.
 import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, type HeaderField, type SipRequest } from '../message/message.js';
 import { buildCancel } from '../message/request.js';
 import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
-import { releaseWaiting } from './from-peer.js';
+import { onPeerRequest, releaseWaiting } from './from-peer.js';
+import { deliverWoken } from './wake.js';
 import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
 import { warningHeader, type Step } from '../step.js';
@@ -95,7 +96,10 @@ function onRegister(s: Step, conn: ConnInfo, req: SipRequest): void {
     return;
   }
   const registered = handleRegister(s, conn, req);
-  if (registered) for (const instance of registered.instances) takeCalls(s, instance, conn.id, registered.before);
+  if (!registered) return;
+  for (const instance of registered.instances) takeCalls(s, instance, conn.id, registered.before);
+  // A device woken by a push is here (RFC 8599 §4.2): what waited for it is delivered now.
+  if (s.state.bindings.length > 0) deliverWoken(s, (peer, waiting) => onPeerRequest(s, peer, waiting));
 }
 
 /**

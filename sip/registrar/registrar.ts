@@ -8,7 +8,8 @@ import { callId, contacts, cseq, integerHeader, optionTags } from '../message/he
 import { field, header, type HeaderField, type SipRequest } from '../message/message.js';
 import { FLOW_TIMER_S } from './liveness.js';
 import type { NameAddr } from '../message/name-addr.js';
-import type { Binding, UserState } from '../state.js';
+import type { Binding, PushBinding, UserState } from '../state.js';
+import { pushParams, type PushParams } from './push.js';
 import type { Step } from '../step.js';
 
 export const DEFAULT_EXPIRES = 600;
@@ -38,13 +39,14 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): Regist
     }
     const before = s.state.bindings;
     s.removeBindings(() => true);
+    if (s.state.push.length > 0) s.state = { ...s.state, push: [] };
     s.reply(conn.id, req, 200);
     return { instances: [], before };
   }
 
   const seq = cseq(req)!.seq;
   const cid = callId(req);
-  const updates: Array<{ id: string; contact: NameAddr; expires: number }> = [];
+  const updates: Array<{ id: string; contact: NameAddr; expires: number; push: PushParams & { ok: true } }> = [];
   for (const c of list ?? []) {
     const param = getParam(c.params, 'expires');
     let expires = headerExpires ?? DEFAULT_EXPIRES;
@@ -59,7 +61,12 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): Regist
       s.reply(conn.id, req, 423, { headers: [field('Min-Expires', String(MIN_EXPIRES))] });
       return null;
     }
-    updates.push({ id: bindingId(c), contact: c, expires: Math.min(expires, MAX_EXPIRES) });
+    const push = pushParams(c);
+    if (!push.ok) {
+      s.reply(conn.id, req, 400, { reason: push.reason });
+      return null;
+    }
+    updates.push({ id: bindingId(c), contact: c, expires: Math.min(expires, MAX_EXPIRES), push });
   }
 
   let bindings = [...s.state.bindings];
@@ -91,9 +98,26 @@ export function handleRegister(s: Step, conn: ConnInfo, req: SipRequest): Regist
     return null;
   }
   const before = s.state.bindings;
-  s.state = { ...s.state, bindings };
+  s.state = { ...s.state, bindings, push: pushBindings(s.state.push, updates, now, s.ctx.policy.maxDevices) };
   s.reply(conn.id, req, 200, { headers: bindingHeaders(s, req, bindings) });
   return { instances: updates.filter((u) => u.expires > 0).flatMap((u) => instanceOf(u.contact) ?? []), before };
+}
+
+/**
+ * The user's push bindings after a REGISTER (RFC 8599 §4.1): a Contact with push
+ * parameters sets its device's (its instance, else its URI), one without them or with
+ * expires 0 removes it; expired ones go, and at most `max` are kept (the newest).
+ */
+function pushBindings(current: readonly PushBinding[], updates: ReadonlyArray<{ contact: NameAddr; expires: number; push: PushParams & { ok: true } }>, now: number, max: number): readonly PushBinding[] {
+  let next = current.filter((p) => p.expiresAt > now);
+  for (const u of updates) {
+    const id = instanceOf(u.contact) ?? u.contact.uriText;
+    const had = next.find((p) => p.id === id);
+    next = next.filter((p) => p.id !== id);
+    if (u.push.push && u.expires > 0) next.push({ id, ...u.push.push, expiresAt: now + u.expires * 1000, registeredAt: had?.registeredAt ?? now });
+  }
+  next = next.slice(-max);
+  return next.length === current.length && next.every((p, i) => p === current[i]) ? current : next;
 }
 
 /** §10.3 step 8: the 200 lists every current binding with its remaining lifetime. */

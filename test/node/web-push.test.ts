@@ -4,7 +4,7 @@
  * (RFC 8291): what the Worker sends a browser's push service.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendWebPush, type VapidKeys } from '../../worker/push/web-push.js';
+import { sendWebPush, type VapidKeys } from '../../durable-objects/user/push/web-push.js';
 import { startPushService, vapidKeyPair, type PushService } from '../support/push-service.js';
 
 let service: PushService;

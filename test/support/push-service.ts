@@ -158,7 +158,7 @@ export async function startPushService(): Promise<PushService> {
   };
 }
 
-/** A fresh VAPID key pair, base64url, as `npm run vapid-keys` would print one. */
+/** A fresh VAPID key pair, base64url, as `npm run vapid-keys` prints one. */
 export async function vapidKeyPair(): Promise<{ publicKey: string; privateKey: string }> {
   const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])) as CryptoKeyPair;
   const pub = new Uint8Array(await crypto.subtle.exportKey('raw', keys.publicKey));

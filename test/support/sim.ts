@@ -20,6 +20,8 @@ export class Sim {
   readonly connAuth = new Map<string, SocketAuth>();
   readonly connUser = new Map<string, string>();
   readonly relays: Array<{ from: string; to: string; kind: string; text: string }> = [];
+  /** Wake-up pushes the objects asked for. */
+  readonly pushes: Array<{ user: string; binding: string; payload: string; ttlSeconds: number }> = [];
   private ids = 0;
 
   addUser(user: string, password = 'secret', enabled = true): void {
@@ -95,6 +97,7 @@ export class Sim {
       for (const e of result.effects) {
         if (e.type === 'send') this.inbox.get(e.conn)?.push(e.text);
         else if (e.type === 'authenticate') this.connAuth.set(e.conn, 'digest');
+        else if (e.type === 'push') this.pushes.push({ user, binding: e.binding.id, payload: e.payload, ttlSeconds: e.ttlSeconds });
         else {
           this.relays.push({ from: user, to: e.to, kind: e.type, text: e.text });
           queue.push({ user: e.to, input: { type: e.type === 'relay-request' ? 'peer-request' : 'peer-response', from: user, text: e.text, media: e.media ?? null } });

@@ -175,14 +175,16 @@ describe('a socket that drops mid-call', () => {
 });
 
 describe('the flowGraceSeconds limit', () => {
-  it('is refused outside 0–300 or when not an integer, and the tenant keeps what it had', async () => {
+  it('is refused outside 0–300 or when not an integer (pushWaitSeconds outside 0–60), and the tenant keeps what it had', async () => {
     const t = await newTenant({ flowGraceSeconds: 12 });
     for (const bad of [-1, 301, 1.5, '30']) {
       const res = await api('PATCH', T(t.id), { body: { limits: { flowGraceSeconds: bad } }, token: t.apiKey });
       expect(res.status, String(bad)).toBe(400);
       expect(res.body.error).toBeTruthy();
     }
+    for (const bad of [-1, 61, 2.5]) expect((await api('PATCH', T(t.id), { body: { limits: { pushWaitSeconds: bad } }, token: t.apiKey })).status, `push ${bad}`).toBe(400);
     const after = await api('GET', T(t.id), { token: t.apiKey });
     expect(after.body.limits.flowGraceSeconds).toBe(12);
+    expect(after.body.limits.pushWaitSeconds).toBe(10);
   });
 });

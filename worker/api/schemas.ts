@@ -42,6 +42,7 @@ export const Limits = z
     authFailuresPerAddress: z.number().int().min(1).max(1000).openapi({ description: 'Failed digest answers from one address before it is locked out (default 5).' }),
     authFailuresPerUser: z.number().int().min(1).max(10_000).openapi({ description: 'Failed digest answers for one user in 10 minutes before addresses it never signed in from are locked out (default 50).' }),
     flowGraceSeconds: z.number().int().min(0).max(300).openapi({ description: "How long a call whose socket closed is held for the same device (+sip.instance) to come back on a new socket before BYE goes to the other party (default 30; 0 ends it at once)." }),
+    pushWaitSeconds: z.number().int().min(0).max(60).openapi({ description: 'How long an INVITE or MESSAGE for a user whose devices all sleep waits for one to wake on its push and register (RFC 8599; default 10; 0 answers 480 at once).' }),
   })
   .openapi('Limits');
 
