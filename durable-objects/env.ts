@@ -32,6 +32,15 @@ export interface Env {
   readonly VAPID_PUBLIC_KEY?: string;
   readonly VAPID_PRIVATE_KEY?: string;
   readonly VAPID_SUBJECT?: string;
+  /** FCM HTTP v1: the service account's JSON key; the API's origin (default Google's). */
+  readonly FCM_SERVICE_ACCOUNT?: string;
+  readonly FCM_ENDPOINT?: string;
+  /** APNs provider API: the team, the signing key (.p8, PEM) and its id, the app's topic; the API's origin. */
+  readonly APNS_TEAM_ID?: string;
+  readonly APNS_KEY_ID?: string;
+  readonly APNS_PRIVATE_KEY?: string;
+  readonly APNS_TOPIC?: string;
+  readonly APNS_ENDPOINT?: string;
   /** Cloudflare Realtime TURN. */
   readonly TURN_KEY_ID?: string;
   readonly TURN_KEY_API_TOKEN?: string;

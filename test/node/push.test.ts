@@ -10,24 +10,41 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { provision, startDevServer, type DevServer } from '../support/dev-server.js';
 import { startPushService, vapidKeyPair, type PushService } from '../support/push-service.js';
+import { startProviderStubs, type ProviderStubs } from '../support/provider-stubs.js';
 import { TestUA, describe as what } from '../support/ua.js';
 
 const TENANT = 'pushes';
 let server: DevServer;
 let push: PushService;
+let stubs: ProviderStubs;
 let vapid: { publicKey: string; privateKey: string };
 let domain: string;
 let apiKey: string;
 
 beforeAll(async () => {
-  [push, vapid] = await Promise.all([startPushService(), vapidKeyPair()]);
-  server = await startDevServer({ vars: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@switchboard.test' } });
+  [push, vapid, stubs] = await Promise.all([startPushService(), vapidKeyPair(), startProviderStubs()]);
+  const serviceAccount = JSON.stringify({ type: 'service_account', project_id: stubs.fcm.projectId, client_email: stubs.fcm.clientEmail, private_key: stubs.fcm.privateKey, token_uri: stubs.fcm.tokenUri });
+  server = await startDevServer({
+    vars: {
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@switchboard.test',
+      FCM_SERVICE_ACCOUNT: serviceAccount,
+      FCM_ENDPOINT: stubs.fcm.endpoint,
+      APNS_TEAM_ID: stubs.apns.teamId,
+      APNS_KEY_ID: stubs.apns.keyId,
+      APNS_PRIVATE_KEY: stubs.apns.privateKey,
+      APNS_TOPIC: stubs.apns.topic,
+      APNS_ENDPOINT: stubs.apns.endpoint,
+    },
+  });
   ({ domain, apiKey } = await provision(server, TENANT, {}, { pushWaitSeconds: 8 }));
 }, 120_000);
 
 afterAll(async () => {
   await server?.stop();
   await push?.close();
+  await stubs?.close();
 });
 
 /** A token socket of `user` whose frames queue for `next`. */
@@ -136,5 +153,43 @@ describe('a sleeping device is woken by Web Push', () => {
     await c.next('480 INVITE', 2_000);
     expect(Date.now() - thirdAt).toBeLessThan(2_000);
     await c.close();
+  });
+
+  it('an app asleep is woken through FCM and through APNs (VoIP), as their HTTP APIs take it', async () => {
+    await user('erin');
+    await user('fay');
+    await user('gus');
+    const devices = [
+      { name: 'fay', ua: new TestUA('fay', domain, 'ffffffff-0000-4000-8000-00000000ffff'), pn: ';pn-provider=fcm;pn-prid=fcm-registration-token-fay;pn-param=switchboard-test', service: 'fcm', token: 'fcm-registration-token-fay' },
+      { name: 'gus', ua: new TestUA('gus', domain, '99999999-0000-4000-8000-000000009999'), pn: ';pn-provider=apns;pn-prid=0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9;pn-param=com.example.phone.voip', service: 'apns', token: '0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9' },
+    ] as const;
+    const erin = new TestUA('erin', domain);
+    const e = await socket('erin');
+    e.ws.send(erin.register().text);
+    await e.next('200 REGISTER');
+    for (const d of devices) {
+      const s = await socket(d.name);
+      s.ws.send(d.ua.register({ contactParams: d.pn }).text);
+      await s.next('200 REGISTER');
+      await s.close();
+      const invite = erin.invite(d.name);
+      e.ws.send(invite.text);
+      const deadline = Date.now() + 10_000;
+      while (!stubs.messages.some((m) => m.service === d.service && m.token === d.token) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const m = stubs.messages.find((x) => x.service === d.service && x.token === d.token);
+      expect(m, `${d.service} got the wake-up`).toBeDefined();
+      const sent = d.service === 'fcm' ? (m!.body as { data: unknown }).data : m!.body;
+      expect(sent).toEqual({ type: 'call', from: 'erin', callId: invite.callId });
+      if (d.service === 'apns') expect(m!.headers['apns-push-type']).toBe('voip');
+      const awake = await socket(d.name);
+      awake.ws.send(d.ua.register({ contactParams: d.pn }).text);
+      await awake.next('200 REGISTER');
+      const at = await awake.next('INVITE');
+      awake.ws.send(d.ua.respond(at, 486, { toTag: 'busy' }));
+      await e.next('486 INVITE');
+      await awake.close();
+    }
+    expect(stubs.refused).toEqual([]);
+    await e.close();
   });
 });

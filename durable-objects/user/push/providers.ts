@@ -1,11 +1,17 @@
 /**
  * The push providers a wake-up goes through (RFC 8599 §4.2), by the device's
- * `pn-provider`. Web Push needs the service's VAPID key pair, set as secrets
- * (`VAPID_PUBLIC_KEY`, `VAPID_PRIVATE_KEY`, base64url) with `VAPID_SUBJECT` (a mailto: or
- * https: contact for the push services).
+ * `pn-provider`, configured by secrets of the deployment:
+ * - Web Push: the service's VAPID key pair (`VAPID_PUBLIC_KEY`, `VAPID_PRIVATE_KEY`,
+ *   base64url; `npm run vapid-keys`) and `VAPID_SUBJECT` (a mailto: or https: contact);
+ * - FCM: `FCM_SERVICE_ACCOUNT` (the service account's JSON key);
+ * - APNs: `APNS_TEAM_ID`, `APNS_KEY_ID`, `APNS_PRIVATE_KEY` (the .p8 key) and `APNS_TOPIC`
+ *   (the bundle id; a device's pn-param names its own topic, `.voip` for PushKit).
+ * `FCM_ENDPOINT` and `APNS_ENDPOINT` point them elsewhere (the tests' stand-ins).
  */
 import type { PushBinding } from '../../../sip/state.js';
 import type { Env } from '../../env.js';
+import { sendApns, type ApnsConfig } from './apns.js';
+import { sendFcm, type FcmConfig } from './fcm.js';
 import { sendWebPush } from './web-push.js';
 
 export class PushNotConfigured extends Error {}
@@ -19,8 +25,26 @@ export async function sendPush(env: Env, binding: PushBinding, payload: string, 
       const vapid = { publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY, subject: env.VAPID_SUBJECT ?? 'mailto:ops@switchboard.invalid' };
       return (await sendWebPush({ endpoint: binding.prid, p256dh, auth }, payload, vapid, { ttlSeconds })).gone;
     }
-    case 'fcm':
-    case 'apns':
-      throw new PushNotConfigured(`${binding.provider} push is not configured for this service`);
+    case 'fcm': {
+      const c = fcmConfig(env);
+      return (await sendFcm(c, binding.prid, JSON.parse(payload) as Record<string, string>, { ttlSeconds })).gone;
+    }
+    case 'apns': {
+      const c = apnsConfig(env);
+      return (await sendApns(c, binding.prid, JSON.parse(payload) as Record<string, string>, { ttlSeconds, topic: binding.param })).gone;
+    }
   }
+}
+
+/** `FCM_SERVICE_ACCOUNT`: the service account's JSON key, as Google hands it out. */
+function fcmConfig(env: Env): FcmConfig {
+  if (!env.FCM_SERVICE_ACCOUNT) throw new PushNotConfigured('FCM needs FCM_SERVICE_ACCOUNT');
+  const sa = JSON.parse(env.FCM_SERVICE_ACCOUNT) as { project_id?: string; client_email?: string; private_key?: string; token_uri?: string };
+  if (!sa.project_id || !sa.client_email || !sa.private_key) throw new PushNotConfigured('FCM_SERVICE_ACCOUNT lacks project_id, client_email or private_key');
+  return { projectId: sa.project_id, clientEmail: sa.client_email, privateKey: sa.private_key, tokenUri: sa.token_uri, endpoint: env.FCM_ENDPOINT };
+}
+
+function apnsConfig(env: Env): ApnsConfig {
+  if (!env.APNS_TEAM_ID || !env.APNS_KEY_ID || !env.APNS_PRIVATE_KEY || !env.APNS_TOPIC) throw new PushNotConfigured('APNs needs APNS_TEAM_ID, APNS_KEY_ID, APNS_PRIVATE_KEY and APNS_TOPIC');
+  return { teamId: env.APNS_TEAM_ID, keyId: env.APNS_KEY_ID, privateKey: env.APNS_PRIVATE_KEY, topic: env.APNS_TOPIC, endpoint: env.APNS_ENDPOINT };
 }
