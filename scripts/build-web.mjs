@@ -21,5 +21,8 @@ const result = await build({
   logLevel: 'warning',
 });
 
+// The service worker (Web Push): its own file at the site's root, so that its scope is the page's.
+await build({ absWorkingDir: root, entryPoints: ['web/sw.ts'], outfile: 'public/sw.js', bundle: true, format: 'iife', platform: 'browser', target: ['chrome110', 'firefox110', 'safari16'], minify: true, logLevel: 'warning' });
+
 const bytes = Object.values(result.metafile.outputs).find((o) => o.entryPoint)?.bytes ?? 0;
-console.log(`build:web: public/app.js ${(bytes / 1024).toFixed(0)} KiB`);
+console.log(`build:web: public/app.js ${(bytes / 1024).toFixed(0)} KiB, public/sw.js`);

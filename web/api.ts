@@ -46,3 +46,8 @@ export interface IceAnswer {
 export function iceServers(tenant: string, token: string): Promise<IceAnswer> {
   return request<IceAnswer>('GET', `/v1/tenants/${encodeURIComponent(tenant)}/ice-servers`, { token });
 }
+
+/** The service's VAPID public key for Web Push, or null when it has none. */
+export async function pushKey(): Promise<string | null> {
+  return (await request<{ vapidPublicKey: string | null }>('GET', '/v1/push')).vapidPublicKey;
+}

@@ -2,7 +2,7 @@
  * The softphone page: sign in (password, or a token link `/?token=...`), then one JsSIP
  * phone registered over `ws(s)://<this host>/sip/<tenant>/<user>`. The API is same-origin.
  */
-import { ApiError, iceServers, login, type IceAnswer } from './api.js';
+import { ApiError, iceServers, login, pushKey, type IceAnswer } from './api.js';
 import { Phone, type CallView } from './phone.js';
 import { summarize, type Sample } from './quality.js';
 import { readTokenClaims } from './token.js';
@@ -77,10 +77,46 @@ function begin(a: Account): void {
   el('identity').textContent = `${a.user}@${a.domain}`;
   phone.start();
   el('dial-target').focus();
+  void offerPush();
 }
+
+/**
+ * Web Push: offered when the service has a VAPID key and the browser can do it; turned on
+ * by the user (the browser asks for permission), or at once when permission was given before.
+ */
+async function offerPush(): Promise<void> {
+  if (!('serviceWorker' in navigator) || !('PushManager' in window)) return;
+  const key = await pushKey().catch(() => null);
+  if (!key || !phone) return;
+  const button = el<HTMLButtonElement>('push-enable');
+  button.hidden = Notification.permission === 'denied';
+  button.onclick = () => void enablePush(key);
+  if (Notification.permission === 'granted') await enablePush(key);
+}
+
+async function enablePush(key: string): Promise<void> {
+  if ((await Notification.requestPermission()) !== 'granted') return;
+  const reg = await navigator.serviceWorker.register('/sw.js');
+  await navigator.serviceWorker.ready;
+  const sub = (await reg.pushManager.getSubscription()) ?? (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
+  const json = sub.toJSON();
+  if (!json.endpoint || !json.keys?.p256dh || !json.keys.auth) return;
+  phone?.setPush({ endpoint: json.endpoint, p256dh: json.keys.p256dh, auth: json.keys.auth });
+  el('push-enable').hidden = true;
+  const state = el('push-state');
+  state.hidden = false;
+  state.dataset.state = 'on';
+}
+
+// The service worker got a push for a call: the page reconnects now to take it.
+navigator.serviceWorker?.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
+  if (e.data?.type === 'switchboard-push') phone?.wake();
+});
 
 function signOut(reason = ''): void {
   showSignInError(reason);
+  el('push-enable').hidden = true;
+  el('push-state').hidden = true;
   phone?.stop();
   phone = null;
   account = null;

@@ -70,6 +70,10 @@ export class Phone {
   private remote = new MediaStream();
   private local = new MediaStream();
   private readonly domain: string;
+  /** This device's +sip.instance, kept while the page lives (a wake restarts the user agent). */
+  private readonly instanceId = crypto.randomUUID();
+  /** The push parameters of this page's Web Push subscription, once it has one. */
+  private pushContact: Record<string, string> | null = null;
   /** A call or answer is waiting for ICE servers: ignore a second click. */
   private preparing = false;
   /** The socket dropped: when the service gives up on the call if it does not come back. */
@@ -93,6 +97,8 @@ export class Phone {
       uri: this.config.uri,
       authorization_user: this.config.user,
       ...(this.config.password !== null ? { password: this.config.password } : {}),
+      // The same device across a restart of the user agent (wake): RFC 5626 §4.1.
+      instance_id: this.instanceId,
       register: true,
       user_agent: 'Switchboard softphone (JsSIP 3.13.8)',
       // JsSIP reconnects by itself with a randomised backoff between these (seconds), and
@@ -121,7 +127,32 @@ export class Phone {
     ua.on('registrationFailed', (e: { cause?: string }) => this.events.registration('failed', e.cause ?? null));
     ua.on('newRTCSession', (e: RTCSessionEvent) => this.onSession(e));
     this.ua = ua;
+    if (this.pushContact) ua.registrator().setExtraContactParams(this.pushContact);
     ua.start();
+  }
+
+  /**
+   * Registers this page's Web Push subscription with the service (RFC 8599 §4.1: the
+   * push parameters in the Contact), so that a call finds it when its socket is gone.
+   */
+  setPush(sub: { endpoint: string; p256dh: string; auth: string }): void {
+    this.pushContact = { 'pn-provider': 'webpush', 'pn-prid': `"${sub.endpoint}"`, 'pn-param': `"${sub.p256dh}:${sub.auth}"` };
+    this.ua?.registrator().setExtraContactParams(this.pushContact);
+    if (this.ua?.isConnected()) this.ua.register();
+  }
+
+  /**
+   * A push says a call is waiting for this device: if the socket is down, reconnect now
+   * rather than at the next try of the backoff (a new user agent, the same instance).
+   */
+  wake(): void {
+    if (!this.ua || this.ua.isConnected() || this.session) return;
+    const old = this.ua;
+    this.ua = null;
+    // Its events (the stop's disconnect) are not this page's any more.
+    (old as unknown as { removeAllListeners(): void }).removeAllListeners();
+    old.stop();
+    this.start();
   }
 
   stop(): void {

@@ -13,6 +13,7 @@ import { ApiFailure } from './api/respond.js';
 import { tenantRoutes } from './api/tenants.js';
 import { userRoutes } from './api/users.js';
 import { iceRoutes } from './api/ice.js';
+import { pushRoutes } from './api/push.js';
 import { sipEdge } from './sip-edge.js';
 
 export const API_BODY_LIMIT = 64 * 1024;
@@ -33,6 +34,7 @@ export function createApp(): OpenAPIHono<ApiEnv> {
   app.route('/', tenantRoutes(cache));
   app.route('/', userRoutes());
   app.route('/', iceRoutes(cache));
+  app.route('/', pushRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

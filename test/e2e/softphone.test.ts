@@ -12,6 +12,7 @@ import { startE2e, type E2e } from './support/env.js';
 import { closePage } from './support/pages.js';
 import { audioDuring, expectMediaFlowing } from './support/media.js';
 import { flakyLink, type FlakyLink } from './support/flaky-link.js';
+import { startPushService, vapidKeyPair, type PushService } from '../support/push-service.js';
 import { callFigures, publishFigures, type Figures } from './support/figures.js';
 
 let env: E2e;
@@ -21,9 +22,13 @@ const figures: Record<string, Figures> = {};
 /** The tenant's flowGraceSeconds: how long the service holds a call whose socket dropped. */
 const GRACE_S = 8;
 
+let push: PushService;
+let vapid: { publicKey: string; privateKey: string };
+
 beforeAll(async () => {
-  env = await startE2e('e2e-softphone', { flowGraceSeconds: GRACE_S });
-  await env.addUsers('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy');
+  [push, vapid] = await Promise.all([startPushService(), vapidKeyPair()]);
+  env = await startE2e('e2e-softphone', { flowGraceSeconds: GRACE_S }, { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@switchboard.test' });
+  await env.addUsers('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy', 'jane', 'kim');
 });
 
 afterEach(async () => {
@@ -32,6 +37,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await env?.stop();
+  await push?.close();
   if (Object.keys(figures).length > 0) publishFigures(figures);
 });
 
@@ -39,8 +45,8 @@ const byState = (page: Page, testid: string, state: string, timeout = 10_000) =>
   page.waitForSelector(`[data-testid="${testid}"][data-state="${state}"]`, { timeout });
 const text = async (page: Page, testid: string) => (await page.getByTestId(testid).textContent())?.trim() ?? '';
 
-async function signInWithPassword(user: string, o: { wrongFirst?: boolean; via?: FlakyLink } = {}): Promise<Page> {
-  const page = await env.product('/', o.via?.via(env.server.url));
+async function signInWithPassword(user: string, o: { wrongFirst?: boolean; via?: FlakyLink; init?: string; permissions?: string[] } = {}): Promise<Page> {
+  const page = await env.product('/', o.via?.via(env.server.url), { init: o.init, permissions: o.permissions });
   pages.push(page);
   await page.getByTestId('signin-tenant').fill(env.tenant);
   await page.getByTestId('signin-user').fill(user);
@@ -210,6 +216,66 @@ describe('the softphone page, by clicks', () => {
       await byState(hank, 'call-state', 'ended', 5_000);
       expect(await text(hank, 'call-state')).toBe(`Call ended (connection lost, not restored within ${GRACE_S} s)`);
       expect(await text(ivy, 'call-state')).toMatch(/hung up by the other side/);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('push: a page whose socket is gone is woken by Web Push, shows the call, reconnects, and the call is answered with media', async () => {
+    // Headless Chromium reaches no real push service: its PushManager hands out a
+    // subscription at the test's RFC 8030 service, and what that service receives (VAPID-
+    // checked, decrypted with the subscription's keys) is delivered to the page's service
+    // worker over the DevTools protocol, as the browser's push client would.
+    const sub = await push.subscribe();
+    const init = `(() => {
+      const sub = ${JSON.stringify({ endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth })};
+      PushManager.prototype.getSubscription = async () => null;
+      PushManager.prototype.subscribe = async function (o) {
+        window.__applicationServerKey = o.applicationServerKey;
+        return { endpoint: sub.endpoint, toJSON: () => ({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }) };
+      };
+    })();`;
+    const link = await flakyLink(env.server.url);
+    try {
+      const jane = await signInWithPassword('jane', { via: link, init, permissions: ['notifications'] });
+      await byState(jane, 'push-state', 'on');
+      expect(await jane.evaluate(() => (window as unknown as { __applicationServerKey: string }).__applicationServerKey)).toBe(vapid.publicKey);
+      await jane.waitForFunction(() => window.__e2e.frames.some((f) => f.dir === 'out' && f.text.startsWith('REGISTER ') && f.text.includes('pn-provider=webpush')), undefined, { timeout: 5_000 });
+      const cdp = await jane.context().newCDPSession(jane);
+      const registration = new Promise<string>((resolve) =>
+        cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> }) => {
+          const r = e.registrations.find((x) => !x.isDeleted);
+          if (r) resolve(r.registrationId);
+        }),
+      );
+      await cdp.send('ServiceWorker.enable');
+      const registrationId = await registration;
+
+      // jane's network goes away: her socket is gone, her push binding is not.
+      link.down();
+      link.cut();
+      await byState(jane, 'reg-state', 'disconnected', 5_000);
+      const kim = await openTokenLink('kim');
+      await kim.getByTestId('dial-target').fill('jane');
+      await kim.getByTestId('dial-call').click();
+      const delivered = await push.next(sub.id);
+      expect(JSON.parse(delivered.payload)).toMatchObject({ type: 'call', from: 'kim' });
+
+      // Woken, with the network back: the service worker gets the push and the page reconnects.
+      link.up();
+      const wokenAt = Date.now();
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(jane.url()).origin, registrationId, data: delivered.payload });
+      await jane.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+      figures['softphone-push'] = { pushToRingingMs: Date.now() - wokenAt };
+      expect(await text(jane, 'incoming-from')).toBe('kim');
+      const notes = await jane.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.title));
+      expect(notes).toContain('Incoming call from kim');
+      await jane.getByTestId('incoming-answer').click();
+      for (const page of [jane, kim]) await byState(page, 'call-state', 'connected');
+      await expectMediaFlowing({ jane, kim });
+      await kim.getByTestId('hangup').click();
+      await byState(jane, 'call-state', 'ended');
+      expect(push.refused).toEqual([]);
     } finally {
       await link.close();
     }

@@ -34,11 +34,11 @@ export interface E2e {
    */
   phone(user: string, library: Library, o?: { relayOnly?: boolean; link?: FlakyLink; recover?: boolean }): Promise<Page>;
   /** A page of the product itself (the softphone), served by the Worker (at `base`, e.g. through a relay). */
-  product(path?: string, base?: string): Promise<Page>;
+  product(path?: string, base?: string, o?: { init?: string; permissions?: string[] }): Promise<Page>;
   stop(): Promise<void>;
 }
 
-export async function startE2e(tenant: string, limits: Record<string, unknown> = {}): Promise<E2e> {
+export async function startE2e(tenant: string, limits: Record<string, unknown> = {}, vars: Record<string, string> = {}): Promise<E2e> {
   const coturn = await startCoturn();
   let server: DevServer | undefined;
   let browser: Browser | undefined;
@@ -49,7 +49,7 @@ export async function startE2e(tenant: string, limits: Record<string, unknown> =
   };
   try {
     [server, browser, site] = await Promise.all([
-      startDevServer({ vars: { TURN_URLS: coturn.urls, TURN_SECRET: coturn.secret } }),
+      startDevServer({ vars: { TURN_URLS: coturn.urls, TURN_SECRET: coturn.secret, ...vars } }),
       launchChromium(),
       serveHarness(),
     ]);
@@ -103,7 +103,7 @@ export async function startE2e(tenant: string, limits: Record<string, unknown> =
       }
       return page;
     },
-    product: (path = '/', base = srv.url) => openPage(browser!, site!.instrument, `${base.replace(/\/$/, '')}${path}`),
+    product: (path = '/', base = srv.url, o = {}) => openPage(browser!, site!.instrument, `${base.replace(/\/$/, '')}${path}`, o),
     stop,
   };
   return env;

@@ -69,10 +69,15 @@ export async function serveHarness(): Promise<HarnessSite> {
   };
 }
 
-/** A fresh browser context (its own storage) with the instrumentation, at `url`. */
-export async function openPage(browser: Browser, instrument: string, url: string): Promise<Page> {
+/**
+ * A fresh browser context (its own storage) with the instrumentation, at `url`; `init`
+ * runs before the page's scripts too, and `permissions` are granted to its origin.
+ */
+export async function openPage(browser: Browser, instrument: string, url: string, o: { init?: string; permissions?: string[] } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   await context.addInitScript({ content: instrument });
+  if (o.init) await context.addInitScript({ content: o.init });
+  if (o.permissions) await context.grantPermissions(o.permissions, { origin: new URL(url).origin });
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page ${url}] ${err.message}`));
   await page.goto(url);
