@@ -35,4 +35,10 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     // revoke or key rotation draws a new one, and a re-created user starts with its own.
     sql: ["ALTER TABLE users ADD COLUMN token_gen TEXT NOT NULL DEFAULT ''", 'UPDATE users SET token_gen = lower(hex(randomblob(8)))'],
   },
+  {
+    version: 3,
+    name: 'push provider credentials',
+    // The tenant's own FCM and APNs credentials (push-config.ts), JSON; NULL: none.
+    sql: ['ALTER TABLE tenant ADD COLUMN push TEXT'],
+  },
 ];

@@ -3,6 +3,7 @@
  */
 import { DEFAULT_LIMITS, type TenantPolicy } from '../../sip/io.js';
 
+import type { TenantPushView } from './push-config.js';
 export interface TenantLimits {
   readonly maxUsers: number;
   readonly maxDevicesPerUser: number;
@@ -50,6 +51,8 @@ export interface Tenant {
   readonly domain: string;
   readonly name: string | null;
   readonly limits: TenantLimits;
+  /** The tenant's own push provider credentials, as the API shows them (no keys). */
+  readonly push: TenantPushView;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

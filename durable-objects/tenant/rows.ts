@@ -5,6 +5,7 @@
 import type { UserConfig } from '../user/user-object.js';
 import { randomToken } from '../shared/http.js';
 import { DEFAULT_TENANT_LIMITS, policyOf, type Tenant, type TenantLimits, type User } from './model.js';
+import { parsePush, pushView } from './push-config.js';
 
 export type TenantRow = {
   id: string;
@@ -14,6 +15,7 @@ export type TenantRow = {
   api_key_hash: string;
   token_secret: string;
   ice: string | null;
+  push: string | null;
   created_at: string;
   updated_at: string;
 };
@@ -39,6 +41,7 @@ export function toTenant(r: TenantRow): Tenant {
     domain: r.domain,
     name: r.name,
     limits: { ...DEFAULT_TENANT_LIMITS, ...(JSON.parse(r.limits) as Partial<TenantLimits>) },
+    push: pushView(parsePush(r.push ?? null)),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -4,6 +4,7 @@
  * it. Whenever a user's credentials or the tenant's policy change, the new copy is pushed
  * into the affected users' objects.
  */
+import { applyPush, NO_PUSH, parsePush, pushView, type TenantPush, type TenantPushInput } from './push-config.js';
 import { userObject } from '../shared/names.js';
 import { DurableObject } from 'cloudflare:workers';
 import { computeHa1, digestHash } from '../../sip/auth/digest.js';
@@ -32,6 +33,7 @@ export interface TenantPatch {
   readonly name?: string | null;
   readonly limits?: Partial<TenantLimits>;
   readonly ice?: IceOverride | null;
+  readonly push?: TenantPushInput | null;
 }
 
 export interface UserInput {
@@ -123,11 +125,18 @@ export class TenantObject extends DurableObject<Env> {
       }
     }
     const limits = { ...before.limits, ...(patch.limits ?? {}) };
+    let push = row.push ?? null;
+    if (patch.push !== undefined) {
+      const applied = patch.push === null ? ({ ok: true, push: NO_PUSH } as const) : await applyPush(parsePush(row.push ?? null), patch.push);
+      if (!applied.ok) return fail(400, 'invalid_push_config', applied.message);
+      push = applied.push.fcm || applied.push.apns ? JSON.stringify(applied.push) : null;
+    }
     const after: Tenant = {
       ...before,
       domain: patch.domain ?? before.domain,
       name: patch.name !== undefined ? patch.name : before.name,
       limits,
+      push: pushView(parsePush(push)),
       updatedAt: new Date().toISOString(),
     };
     const policyChanged = JSON.stringify(policyOf(before)) !== JSON.stringify(policyOf(after));
@@ -139,15 +148,21 @@ export class TenantObject extends DurableObject<Env> {
       }
     }
     this.sql.exec(
-      'UPDATE tenant SET domain = ?, name = ?, limits = ?, ice = ?, updated_at = ?',
+      'UPDATE tenant SET domain = ?, name = ?, limits = ?, ice = ?, push = ?, updated_at = ?',
       after.domain,
       after.name,
       JSON.stringify(after.limits),
       patch.ice !== undefined ? (patch.ice ? JSON.stringify(patch.ice) : null) : row.ice,
+      push,
       after.updatedAt,
     );
     if (after.domain !== before.domain) await directory(this.env).add({ id: after.id, domain: after.domain });
     return ok(after);
+  }
+
+  /** The tenant's push provider credentials, for a user's object about to send a push. */
+  async pushConfig(): Promise<TenantPush> {
+    return parsePush(this.row()?.push ?? null);
   }
 
   async destroy(): Promise<Outcome<{ deletedUsers: number }>> {

@@ -6,6 +6,8 @@
  * attachments are sockets.ts, the live state and where it is kept live-state.ts, what
  * outlives every socket store.ts, the one alarm alarm-plan.ts, flow liveness flows.ts.
  */
+import type { TenantPush } from '../tenant/push-config.js';
+import { tenantObject } from '../shared/names.js';
 import { sendPush } from './push/providers.js';
 import { DurableObject } from 'cloudflare:workers';
 import { lostConnections, refusal, step } from '../../sip/index.js';
@@ -80,7 +82,7 @@ export class UserObject extends DurableObject<Env> {
       identity: () => this.identity!,
       run: (input) => this.run(input),
       signedIn: () => this.alarms.plan(),
-      push: (binding, payload, ttlSeconds) => sendPush(env, binding, payload, ttlSeconds),
+      push: async (binding, payload, ttlSeconds) => sendPush(env, binding, payload, ttlSeconds, binding.provider === 'webpush' ? undefined : await this.tenantPush()),
     };
     void ctx.blockConcurrencyWhile(() => this.alarms.load());
   }
@@ -309,6 +311,17 @@ export class UserObject extends DurableObject<Env> {
   private async closeAll(reason: string): Promise<void> {
     for (const ws of this.book.open()) await this.closeSocket(ws, 1000, reason, true);
     await this.run({ type: 'end-held' });
+  }
+
+  /** The tenant's push credentials as last asked, for a minute: pushes are rare, and a change reaches them within it. */
+  private pushCredentials: { value: TenantPush; until: number } | null = null;
+
+  private async tenantPush(): Promise<TenantPush> {
+    const now = Date.now();
+    if (this.pushCredentials && this.pushCredentials.until > now) return this.pushCredentials.value;
+    const value = await tenantObject(this.env, this.identity!.tenant).pushConfig();
+    this.pushCredentials = { value, until: now + 60_000 };
+    return value;
   }
 
   /** The configuration, and the limits derived from it: set together, never apart. */

@@ -29,7 +29,6 @@ beforeAll(async () => {
       VAPID_PUBLIC_KEY: vapid.publicKey,
       VAPID_PRIVATE_KEY: vapid.privateKey,
       VAPID_SUBJECT: 'mailto:ops@switchboard.test',
-      FCM_SERVICE_ACCOUNT: serviceAccount,
       FCM_ENDPOINT: stubs.fcm.endpoint,
       APNS_TEAM_ID: stubs.apns.teamId,
       APNS_KEY_ID: stubs.apns.keyId,
@@ -39,6 +38,9 @@ beforeAll(async () => {
     },
   });
   ({ domain, apiKey } = await provision(server, TENANT, {}, { pushWaitSeconds: 8 }));
+  // FCM with the tenant's own service account (APNs with the deployment's secrets, above).
+  const set = await server.api('PATCH', `/v1/tenants/${TENANT}`, { push: { fcm: { serviceAccount } } }, apiKey);
+  expect(set.status).toBe(200);
 }, 120_000);
 
 afterAll(async () => {
@@ -155,7 +157,7 @@ describe('a sleeping device is woken by Web Push', () => {
     await c.close();
   });
 
-  it('an app asleep is woken through FCM and through APNs (VoIP), as their HTTP APIs take it', async () => {
+  it('an app asleep is woken through FCM (the tenant’s credentials) and APNs (VoIP, the deployment’s), as their HTTP APIs take it', async () => {
     await user('erin');
     await user('fay');
     await user('gus');

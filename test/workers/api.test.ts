@@ -324,3 +324,43 @@ describe('the rest of the API surface', () => {
     expect((await api('GET', `${T(other.id)}/ice-servers`, { token })).status).toBe(403);
   });
 });
+
+describe('a tenant’s push credentials (FCM, APNs)', () => {
+  const pem = async (alg: RsaHashedKeyGenParams | EcKeyGenParams): Promise<string> => {
+    const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const der = new Uint8Array((await crypto.subtle.exportKey('pkcs8', keys.privateKey)) as ArrayBuffer);
+    return `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...der))}\n-----END PRIVATE KEY-----\n`;
+  };
+
+  it('are checked when set, shown without their keys, and removed with null', async () => {
+    const t = await newTenant();
+    const rsa = await pem({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' });
+    const ec = await pem({ name: 'ECDSA', namedCurve: 'P-256' });
+    const serviceAccount = JSON.stringify({ type: 'service_account', project_id: 'acme-phone', client_email: 'push@acme-phone.iam.gserviceaccount.com', private_key: rsa });
+    const bad = [
+      [{ fcm: { serviceAccount: 'not json' } }, 'invalid_push_config'],
+      [{ fcm: { serviceAccount: JSON.stringify({ project_id: 'x' }) } }, 'invalid_push_config'],
+      [{ fcm: { serviceAccount: JSON.stringify({ project_id: 'x', client_email: 'y', private_key: ec }) } }, 'invalid_push_config'],
+      [{ apns: { teamId: 'TEAM123456', keyId: 'KEY1234567', privateKey: rsa, topic: 'com.acme.phone' } }, 'invalid_push_config'],
+      [{ apns: { teamId: 'team', keyId: 'KEY1234567', privateKey: ec, topic: 'com.acme.phone' } }, 'invalid_request'],
+      [{ webpush: {} }, 'invalid_request'],
+    ] as const;
+    for (const [push, code] of bad) {
+      const r = await api('PATCH', T(t.id), { body: { push }, token: t.apiKey });
+      expect(r.status, JSON.stringify(push).slice(0, 80)).toBe(400);
+      expect(r.body.error.code).toBe(code);
+    }
+    expect((await api('GET', T(t.id), { token: t.apiKey })).body.push).toEqual({ fcm: null, apns: null });
+
+    const set = await api('PATCH', T(t.id), { body: { push: { fcm: { serviceAccount }, apns: { teamId: 'TEAM123456', keyId: 'KEY1234567', privateKey: ec, topic: 'com.acme.phone.voip' } } }, token: t.apiKey });
+    expect(set.status).toBe(200);
+    const shown = await api('GET', T(t.id), { token: t.apiKey });
+    expect(shown.body.push).toEqual({ fcm: { projectId: 'acme-phone', clientEmail: 'push@acme-phone.iam.gserviceaccount.com' }, apns: { teamId: 'TEAM123456', keyId: 'KEY1234567', topic: 'com.acme.phone.voip' } });
+    expect(JSON.stringify(shown.body)).not.toContain('PRIVATE KEY');
+    // A field left out keeps its value; null removes it.
+    await api('PATCH', T(t.id), { body: { push: { apns: null } }, token: t.apiKey });
+    expect((await api('GET', T(t.id), { token: t.apiKey })).body.push).toEqual({ fcm: { projectId: 'acme-phone', clientEmail: 'push@acme-phone.iam.gserviceaccount.com' }, apns: null });
+    await api('PATCH', T(t.id), { body: { push: null }, token: t.apiKey });
+    expect((await api('GET', T(t.id), { token: t.apiKey })).body.push).toEqual({ fcm: null, apns: null });
+  });
+});

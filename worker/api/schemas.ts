@@ -56,14 +56,44 @@ export const TenantCreate = z
   .strict()
   .openapi('TenantCreate');
 
+const KeyId = z.string().regex(/^[A-Z0-9]{10}$/, '10 letters or digits, as Apple issues them');
+export const PushInput = z
+  .object({
+    fcm: z
+      .object({ serviceAccount: z.string().min(2).max(8192).openapi({ description: "The Firebase service account's JSON key file, as a string." }) })
+      .strict()
+      .nullable()
+      .optional(),
+    apns: z
+      .object({
+        teamId: KeyId,
+        keyId: KeyId,
+        privateKey: z.string().min(100).max(4096).openapi({ description: 'The .p8 signing key (PEM).' }),
+        topic: z.string().min(1).max(255).openapi({ description: 'The app bundle id (with `.voip` for PushKit); a device may name its own in pn-param.' }),
+      })
+      .strict()
+      .nullable()
+      .optional(),
+  })
+  .strict()
+  .openapi('PushInput', { description: "The tenant's own FCM and APNs credentials, for its native apps (Web Push uses the deployment's VAPID key). A field left out keeps its value; null removes it." });
+
 export const TenantPatch = z
   .object({
     domain: Domain.optional(),
     name: z.string().max(200).nullable().optional(),
     limits: Limits.partial().strict().optional(),
+    push: PushInput.nullable().optional(),
   })
   .strict()
   .openapi('TenantPatch');
+
+const PushView = z
+  .object({
+    fcm: z.object({ projectId: z.string(), clientEmail: z.string() }).nullable(),
+    apns: z.object({ teamId: z.string(), keyId: z.string(), topic: z.string() }).nullable(),
+  })
+  .openapi('PushView', { description: 'Which push credentials the tenant has; the keys are never shown.' });
 
 export const Tenant = z
   .object({
@@ -71,6 +101,7 @@ export const Tenant = z
     domain: z.string(),
     name: z.string().nullable(),
     limits: Limits,
+    push: PushView,
     createdAt: z.string(),
     updatedAt: z.string(),
   })

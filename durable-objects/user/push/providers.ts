@@ -6,18 +6,25 @@
  * - FCM: `FCM_SERVICE_ACCOUNT` (the service account's JSON key);
  * - APNs: `APNS_TEAM_ID`, `APNS_KEY_ID`, `APNS_PRIVATE_KEY` (the .p8 key) and `APNS_TOPIC`
  *   (the bundle id; a device's pn-param names its own topic, `.voip` for PushKit).
- * `FCM_ENDPOINT` and `APNS_ENDPOINT` point them elsewhere (the tests' stand-ins).
+ * A tenant may set its own FCM and APNs credentials (PATCH /v1/tenants/{id} `push`),
+ * which then win. `FCM_ENDPOINT` and `APNS_ENDPOINT` point both elsewhere (the tests'
+ * stand-ins).
  */
 import type { PushBinding } from '../../../sip/state.js';
 import type { Env } from '../../env.js';
+import { NO_PUSH, type TenantPush } from '../../tenant/push-config.js';
 import { sendApns, type ApnsConfig } from './apns.js';
 import { sendFcm, type FcmConfig } from './fcm.js';
 import { sendWebPush } from './web-push.js';
 
 export class PushNotConfigured extends Error {}
 
-/** Sends one wake-up; true when the provider says the device's registration is gone. */
-export async function sendPush(env: Env, binding: PushBinding, payload: string, ttlSeconds: number): Promise<boolean> {
+/**
+ * Sends one wake-up; true when the provider says the device's registration is gone. FCM
+ * and APNs use the tenant's own credentials when it has them (`tenant`), else the
+ * deployment's.
+ */
+export async function sendPush(env: Env, binding: PushBinding, payload: string, ttlSeconds: number, tenant: TenantPush = NO_PUSH): Promise<boolean> {
   switch (binding.provider) {
     case 'webpush': {
       if (!env.VAPID_PUBLIC_KEY || !env.VAPID_PRIVATE_KEY) throw new PushNotConfigured('Web Push needs VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY');
@@ -26,11 +33,11 @@ export async function sendPush(env: Env, binding: PushBinding, payload: string, 
       return (await sendWebPush({ endpoint: binding.prid, p256dh, auth }, payload, vapid, { ttlSeconds })).gone;
     }
     case 'fcm': {
-      const c = fcmConfig(env);
+      const c = tenant.fcm ? { ...tenant.fcm, endpoint: env.FCM_ENDPOINT } : fcmConfig(env);
       return (await sendFcm(c, binding.prid, JSON.parse(payload) as Record<string, string>, { ttlSeconds })).gone;
     }
     case 'apns': {
-      const c = apnsConfig(env);
+      const c = tenant.apns ? { ...tenant.apns, endpoint: env.APNS_ENDPOINT } : apnsConfig(env);
       return (await sendApns(c, binding.prid, JSON.parse(payload) as Record<string, string>, { ttlSeconds, topic: binding.param })).gone;
     }
   }
