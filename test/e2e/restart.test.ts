@@ -1,5 +1,5 @@
 /**
- * A call survives a restart of the runtime (issue 13): JsSIP calls SIP.js in headless
+ * A call survives a restart of the runtime (issue 13): JsSIP and SIP.js call each other in headless
  * Chromium, the call is up with audio, and `wrangler dev` is killed (SIGKILL to its whole
  * process group, as a crash would) and started again on the same storage and port. Every
  * socket is gone with it and nothing in memory survives: the call comes back from the
@@ -62,47 +62,56 @@ const byes = (page: Page) => page.evaluate(() => window.__e2e.frames.filter((f) 
 const recovered = (page: Page) =>
   page.waitForFunction(() => window.harness.recoveries().at(-1)?.restartedAt != null || window.harness.recoveries().at(-1)?.restartFailed != null, undefined, { timeout: 60_000, polling: 100 });
 
+async function survivesRestart(scenario: string, callerLib: Library, calleeLib: Library): Promise<void> {
+  const [caller, callee] = [`alice-${scenario}`, `bob-${scenario}`];
+  const alice = await phone(caller, callerLib);
+  const bob = await phone(callee, calleeLib);
+  await Promise.all([alice.evaluate((to) => window.harness.call(to, false), `sip:${callee}@${domain}`), bob.evaluate(() => window.harness.answer(false))]);
+  await expectMediaFlowing({ alice, bob });
+
+  const killAt = await server!.kill();
+  const audio = Promise.all([audioDuring(alice, 3_000), audioDuring(bob, 3_000)]);
+  server = await startCrashServer({ stateDir, port, adminToken });
+  const upAt = Date.now();
+  const [atAlice, atBob] = await audio;
+  // Peer-to-peer audio went on while the runtime was down.
+  expect(atAlice.bytes).toBeGreaterThan(5_000);
+  expect(atBob.bytes).toBeGreaterThan(5_000);
+
+  await Promise.all([recovered(alice), recovered(bob)]);
+  const [ra, rb] = await Promise.all([alice, bob].map((p) => p.evaluate(() => window.harness.recoveries().at(-1)!)));
+  expect(ra!.restartFailed).toBeNull();
+  expect(rb!.restartFailed).toBeNull();
+  expect(await byes(alice)).toBe(0);
+  expect(await byes(bob)).toBe(0);
+  await expectMediaFlowing({ alice, bob });
+  publishFigures({
+    [`restart-${scenario}`]: {
+      runtimeDownMs: upAt - killAt,
+      // From the runtime listening again to both phones registered on it (the call routes), and to ICE restarted.
+      signalingBackAfterRestartMs: Math.max(ra!.registeredAt!, rb!.registeredAt!) - upAt,
+      iceRestartedAfterRestartMs: Math.max(ra!.restartedAt!, rb!.restartedAt!) - upAt,
+      mediaGapMs: Math.max(atAlice.longestGapMs, atBob.longestGapMs),
+    },
+  });
+
+  // In-dialog requests both ways, then the BYE, through the new runtime.
+  await bob.evaluate(() => window.harness.renegotiate());
+  await alice.evaluate(() => window.harness.renegotiate());
+  await alice.evaluate(() => window.harness.hangup());
+  await bob.waitForFunction(() => window.harness.calls().at(-1)?.state === 'ended', undefined, { timeout: 5_000, polling: 100 });
+  for (const user of [caller, callee]) {
+    const h = await server!.api<{ calls: Array<{ state: string; endReason: string }> }>('GET', `/v1/tenants/${TENANT}/users/${user}/calls`, undefined, apiKey);
+    expect(h.body.calls.map((c) => [c.state, c.endReason])).toEqual([['ended', 'caller-bye']]);
+  }
+}
+
 describe('a restart of the runtime mid-call', () => {
   it('JsSIP calls SIP.js, wrangler dev is killed and restarted on the same storage: the call goes on', async () => {
-    const alice = await phone('alice', 'jssip');
-    const bob = await phone('bob', 'sipjs');
-    await Promise.all([alice.evaluate((to) => window.harness.call(to, false), `sip:bob@${domain}`), bob.evaluate(() => window.harness.answer(false))]);
-    await expectMediaFlowing({ alice, bob });
+    await survivesRestart('jssip-sipjs', 'jssip', 'sipjs');
+  });
 
-    const killAt = await server!.kill();
-    const audio = Promise.all([audioDuring(alice, 3_000), audioDuring(bob, 3_000)]);
-    server = await startCrashServer({ stateDir, port, adminToken });
-    const upAt = Date.now();
-    const [atAlice, atBob] = await audio;
-    // Peer-to-peer audio went on while the runtime was down.
-    expect(atAlice.bytes).toBeGreaterThan(5_000);
-    expect(atBob.bytes).toBeGreaterThan(5_000);
-
-    await Promise.all([recovered(alice), recovered(bob)]);
-    const [ra, rb] = await Promise.all([alice, bob].map((p) => p.evaluate(() => window.harness.recoveries().at(-1)!)));
-    expect(ra!.restartFailed).toBeNull();
-    expect(rb!.restartFailed).toBeNull();
-    expect(await byes(alice)).toBe(0);
-    expect(await byes(bob)).toBe(0);
-    await expectMediaFlowing({ alice, bob });
-    publishFigures({
-      'restart-survived': {
-        runtimeDownMs: upAt - killAt,
-        // From the runtime listening again to both phones registered on it (the call routes), and to ICE restarted.
-        signalingBackAfterRestartMs: Math.max(ra!.registeredAt!, rb!.registeredAt!) - upAt,
-        iceRestartedAfterRestartMs: Math.max(ra!.restartedAt!, rb!.restartedAt!) - upAt,
-        mediaGapMs: Math.max(atAlice.longestGapMs, atBob.longestGapMs),
-      },
-    });
-
-    // In-dialog requests both ways, then the BYE, through the new runtime.
-    await bob.evaluate(() => window.harness.renegotiate());
-    await alice.evaluate(() => window.harness.renegotiate());
-    await alice.evaluate(() => window.harness.hangup());
-    await bob.waitForFunction(() => window.harness.calls().at(-1)?.state === 'ended', undefined, { timeout: 5_000, polling: 100 });
-    for (const user of ['alice', 'bob']) {
-      const h = await server.api<{ calls: Array<{ state: string; endReason: string }> }>('GET', `/v1/tenants/${TENANT}/users/${user}/calls`, undefined, apiKey);
-      expect(h.body.calls.map((c) => [c.state, c.endReason])).toEqual([['ended', 'caller-bye']]);
-    }
+  it('SIP.js calls JsSIP: the same', async () => {
+    await survivesRestart('sipjs-jssip', 'sipjs', 'jssip');
   });
 });
