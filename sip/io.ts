@@ -16,6 +16,8 @@ export interface StepContext {
   readonly credentials: Credentials | null;
   /** Secret for stateless nonces (auth/digest.ts). */
   readonly nonceSecret: string;
+  /** The tenant's key for temporary GRUUs (registrar/gruu.ts), hex; none: no temp-gruu is issued or understood. */
+  readonly gruuKey?: string | null;
   /** The user's name in the tenant's directory, asserted toward callees (RFC 3325). */
   readonly displayName?: string | null;
   /** A fresh random token (tags, branches); injected so the core has no entropy source. */

@@ -6,6 +6,9 @@ import type { UserConfig } from '../user/user-object.js';
 import { randomToken } from '../shared/http.js';
 import { DEFAULT_TENANT_LIMITS, policyOf, type Tenant, type TenantLimits, type User } from './model.js';
 import { parsePush, pushView } from './push-config.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
 export type TenantRow = {
   id: string;
@@ -58,11 +61,17 @@ export function toUser(r: UserRow): User {
   };
 }
 
-export function configOf(t: Tenant, r: UserRow): UserConfig {
+export function configOf(t: Tenant, r: UserRow, gruuKey: string): UserConfig {
   return {
     policy: policyOf(t),
     credentials: { ha1Md5: r.ha1_md5, ha1Sha256: r.ha1_sha256, enabled: r.enabled === 1 },
     displayName: r.display_name,
     tokenGeneration: r.token_gen,
+    gruuKey,
   };
+}
+
+/** The tenant's temporary-GRUU key: 32 bytes (AES-SIV-128) derived from its token secret, never stored apart. */
+export function gruuKeyOf(tokenSecret: string): string {
+  return bytesToHex(hmac(sha256, utf8ToBytes(tokenSecret), utf8ToBytes('switchboard temp-gruu key')));
 }

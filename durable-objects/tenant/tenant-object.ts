@@ -17,7 +17,7 @@ import { fail, ok, type Outcome } from '../shared/outcome.js';
 import type { UserIdentity, UserObject, UserSnapshot } from '../user/user-object.js';
 import { LoginGuards } from './login-guards.js';
 import { TENANT_MIGRATIONS } from './migrations.js';
-import { configOf, newApiKey, toTenant, toUser, type TenantRow, type UserRow } from './rows.js';
+import { configOf, gruuKeyOf, newApiKey, toTenant, toUser, type TenantRow, type UserRow } from './rows.js';
 import { DEFAULT_TENANT_LIMITS, defaultDomain, policyOf, type IceOverride, type Tenant, type TenantLimits, type User } from './model.js';
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, signToken } from './tokens.js';
 
@@ -160,6 +160,14 @@ export class TenantObject extends DurableObject<Env> {
     return ok(after);
   }
 
+  private gruuKeyCache: string | null = null;
+
+  /** The key every user of the tenant seals and opens temporary GRUUs with (rows.ts `gruuKeyOf`). */
+  private gruuKey(): string {
+    this.gruuKeyCache ??= gruuKeyOf(this.row()!.token_secret);
+    return this.gruuKeyCache;
+  }
+
   /** The tenant's push provider credentials, for a user's object about to send a push. */
   async pushConfig(): Promise<TenantPush> {
     return parsePush(this.row()?.push ?? null);
@@ -203,7 +211,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!user) return fail(404, 'user_not_found', `no user ${id}`);
     const next: UserRow = { ...user, token_gen: randomToken(8) };
     try {
-      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, next));
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, next, this.gruuKey()));
     } catch (err) {
       return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
     }
@@ -257,7 +265,7 @@ export class TenantObject extends DurableObject<Env> {
     };
     // Push first: if the user's object cannot take the new credentials, nothing changes.
     try {
-      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, row));
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, row, this.gruuKey()));
     } catch (err) {
       return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
     }
@@ -382,7 +390,7 @@ export class TenantObject extends DurableObject<Env> {
     await this.inBatches(rows, async (r) => {
       const identity: UserIdentity = { tenant: t.id, user: r.id };
       try {
-        await this.userObject(r.id).configure(identity, configOf(t, r));
+        await this.userObject(r.id).configure(identity, configOf(t, r, this.gruuKey()));
       } catch {
         okAll = false;
       }

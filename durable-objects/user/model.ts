@@ -13,6 +13,8 @@ export interface UserConfig {
   readonly displayName: string | null;
   /** Tokens carry the generation they were issued in; a revocation changes it. */
   readonly tokenGeneration?: string;
+  /** The tenant's key for temporary GRUUs (RFC 5627 §3.2), hex; derived from its token secret. */
+  readonly gruuKey?: string;
 }
 
 export interface Registration {

@@ -338,6 +338,7 @@ export class UserObject extends DurableObject<Env> {
       policy: this.limits ?? unknownUserPolicy(this.identity.tenant),
       credentials: this.config?.credentials ?? null,
       nonceSecret: this.nonceSecret ?? 'unconfigured',
+      gruuKey: this.config?.gruuKey ?? null,
       displayName: this.config?.displayName ?? null,
       newId: () => randomToken(8),
     };

@@ -7,6 +7,7 @@ import { answerWaiting, dialogForPeerRequest, noteInDialogRequest } from '../dia
 import { parseMessage } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
 import { cancelWake, wakeFor } from './wake.js';
+import { openTempGruu } from '../registrar/gruu.js';
 import { CANCEL_GUARD_MS, NON_INVITE_TIMEOUT_MS, cancelFork, findFork, rejectRelayed, startFork } from './fork.js';
 import { dialogKind } from '../dialog/dialog.js';
 import { forksPerPeer, liveForks, ownCalls } from './bounds.js';
@@ -68,10 +69,17 @@ function onPeerInitial(s: Step, peer: string, req: SipRequest, incomingBranch: s
     rejectRelayed(s, req, peer, 486, { reason: 'Busy Here' });
     return;
   }
-  // RFC 5627 §5.1: a GRUU reaches only the instance it names.
+  // RFC 5627 §5.1: a GRUU reaches only the instance it names: a public one in its `gr`
+  // value, a temporary one (a bare `gr`) sealed in its user part.
   const uri = parseUri(req.uri);
-  const gr = uri && isSipUri(uri) ? getParam(uri.params, 'gr') : undefined;
-  const targets = oneFlowPerInstance(s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === `<${gr}>`)));
+  const grParam = uri && isSipUri(uri) ? getParam(uri.params, 'gr') : undefined;
+  const temp = grParam === null && uri && isSipUri(uri) && uri.user ? openTempGruu(s.ctx.gruuKey, uri.user, s.ctx.policy.domain) : null;
+  if (temp && temp.user !== s.ctx.user) {
+    rejectRelayed(s, req, peer, 404, { reason: 'User Not Found' });
+    return;
+  }
+  const gr = temp ? temp.instance : grParam === undefined ? undefined : grParam === null ? null : `<${grParam}>`;
+  const targets = oneFlowPerInstance(s.state.bindings.filter((b) => gr === undefined || (gr !== null && b.instance === gr)));
   if (targets.length === 0) {
     // RFC 8599 §4.2: devices asleep with no socket are woken by push, and the request waits for one.
     if (gr === undefined && wakeFor(s, peer, req, incomingBranch)) return;

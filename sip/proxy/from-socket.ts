@@ -14,6 +14,7 @@ import { field, header, prependHeaders, removeHeader, setHeader, withHeaders, ty
 import { buildCancel } from '../message/request.js';
 import { handleRegister, SUPPORTED_TAGS } from '../registrar/registrar.js';
 import { onPeerRequest, releaseWaiting } from './from-peer.js';
+import { isTempGruuUser, openTempGruu } from '../registrar/gruu.js';
 import { deliverWoken } from './wake.js';
 import { checkSdp, isSdp, type MediaSummary } from '../policy/sdp.js';
 import { addressedUser, isSipUri, parseUri } from '../message/uri.js';
@@ -65,11 +66,13 @@ export function onSocketRequest(s: Step, conn: ConnInfo, incoming: SipRequest): 
     s.reply(conn.id, req, 481);
     return;
   }
-  if (!isUserId(target)) {
+  // RFC 5627 §3.2: a temporary GRUU names its user only to this tenant's objects.
+  const callee = isTempGruuUser(target) ? (openTempGruu(s.ctx.gruuKey, target, s.ctx.policy.domain)?.user ?? null) : target;
+  if (callee === null || !isUserId(callee)) {
     s.reply(conn.id, req, 404, { reason: 'User Not Found' });
     return;
   }
-  forwardInitial(s, conn, req, target);
+  forwardInitial(s, conn, req, callee);
 }
 
 function nameAddrFrom(req: SipRequest): string {

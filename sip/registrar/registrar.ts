@@ -10,6 +10,7 @@ import { FLOW_TIMER_S } from './liveness.js';
 import type { NameAddr } from '../message/name-addr.js';
 import type { Binding, PushBinding, UserState } from '../state.js';
 import { pushParams, type PushParams } from './push.js';
+import { publicGruu, tempGruu } from './gruu.js';
 import type { Step } from '../step.js';
 
 export const DEFAULT_EXPIRES = 600;
@@ -130,7 +131,10 @@ function bindingHeaders(s: Step, req: SipRequest, bindings: readonly Binding[]):
     let v = `<${b.contact}>;expires=${Math.max(0, Math.ceil((b.expiresAt - now) / 1000))}`;
     if (b.instance) {
       v += `;+sip.instance="${b.instance}"`;
-      if (supported.includes('gruu')) v += `;pub-gruu="${publicGruu(user, policy.domain, b.instance)}"`;
+      if (supported.includes('gruu')) {
+        v += `;pub-gruu="${publicGruu(user, policy.domain, b.instance)}"`;
+        if (s.ctx.gruuKey) v += `;temp-gruu="${tempGruu(s.ctx.gruuKey, user, policy.domain, b.instance)}"`;
+      }
     }
     if (b.regId) {
       v += `;reg-id=${b.regId}`;
@@ -144,12 +148,6 @@ function bindingHeaders(s: Step, req: SipRequest, bindings: readonly Binding[]):
   if (usedOutbound && supported.includes('outbound')) out.push(field('Require', 'outbound'), field('Flow-Timer', String(FLOW_TIMER_S)));
   out.push(field('Supported', SUPPORTED_TAGS.join(', ')));
   return out;
-}
-
-/** RFC 5627 §3.1: the public GRUU is the AOR with a `gr` parameter naming the instance. */
-export function publicGruu(user: string, domain: string, instance: string): string {
-  const urn = instance.replace(/^<|>$/g, '');
-  return `sip:${user}@${domain};gr=${urn}`;
 }
 
 function stringParam(c: NameAddr, name: string): string | null {

@@ -14,6 +14,8 @@ export const DOMAIN = 'acme.test';
 export class Sim {
   now = Date.UTC(2026, 10, 23, 12, 0, 0);
   policy: TenantPolicy = { tenant: 'acme', domain: DOMAIN, ...DEFAULT_LIMITS };
+  /** The tenant's temporary-GRUU key (32 bytes, hex). */
+  gruuKey: string | null = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
   readonly states = new Map<string, UserState>();
   readonly credentials = new Map<string, Credentials>();
   readonly inbox = new Map<string, string[]>();
@@ -91,6 +93,7 @@ export class Sim {
         policy: this.policy,
         credentials: this.credentials.get(user) ?? null,
         nonceSecret: `nonce-secret-${user}`,
+        gruuKey: this.gruuKey,
         newId: () => `id${++this.ids}`,
       });
       this.states.set(user, result.state);

@@ -326,7 +326,7 @@ describe('the rest of the API surface', () => {
 });
 
 describe('a tenant’s push credentials (FCM, APNs)', () => {
-  const pem = async (alg: RsaHashedKeyGenParams | EcKeyGenParams): Promise<string> => {
+  const pem = async (alg: Parameters<typeof crypto.subtle.generateKey>[0]): Promise<string> => {
     const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
     const der = new Uint8Array((await crypto.subtle.exportKey('pkcs8', keys.privateKey)) as ArrayBuffer);
     return `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...der))}\n-----END PRIVATE KEY-----\n`;

@@ -188,3 +188,28 @@ describe('the flowGraceSeconds limit', () => {
     expect(after.body.limits.pushWaitSeconds).toBe(10);
   });
 });
+
+describe('a temporary GRUU (RFC 5627 §3.2) over real sockets', () => {
+  it('is issued at REGISTER without naming the user, and an INVITE to it rings that device', async () => {
+    const t = await newTenant();
+    await addUser(t, 'alice');
+    await addUser(t, 'bob');
+    const alice = await Phone.connect(t, 'alice');
+    await alice.register();
+    const bob = await Phone.connect(t, 'bob', { instance: 'b0b0b0b0-0000-4000-8000-0000000000bb' });
+    const ok = await bob.register();
+    const temp = /temp-gruu="([^"]+)"/.exec(ok)?.[1];
+    expect(temp).toMatch(/^sip:tgr~[0-9a-f]+@/);
+    expect(temp).not.toContain('bob');
+    alice.sock.send(alice.ua.request('INVITE', temp!, { body: webrtcSdp() }).text);
+    const at = await bob.sock.next('INVITE');
+    expect(asRequest(at).uri).toBe(bob.ua.contactUri);
+    // Another tenant's objects cannot open it.
+    const other = await newTenant();
+    await addUser(other, 'eve');
+    const eve = await Phone.connect(other, 'eve');
+    await eve.register();
+    eve.sock.send(eve.ua.request('INVITE', temp!.replace(/@[^;]+/, `@${other.domain}`), { body: webrtcSdp() }).text);
+    await eve.sock.next('404 INVITE');
+  });
+});
