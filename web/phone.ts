@@ -7,59 +7,11 @@ import JsSIP from 'jssip';
 import type { DTMFOptions, EndEvent, IceCandidateEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { RTCSessionEvent } from 'jssip/lib/UA';
 import type { Socket } from 'jssip/lib/Socket';
-import { LoggedSocket, type FrameDirection } from './logged-socket.js';
+import { LoggedSocket } from './logged-socket.js';
+import { CallRecovery } from './recovery.js';
+import type { CallView, PhoneConfig, PhoneEvents } from './phone-types.js';
 
-export type RegistrationState = 'connecting' | 'registering' | 'registered' | 'unregistered' | 'failed' | 'disconnected';
-
-export type CallPhase = 'calling' | 'ringing' | 'incoming' | 'connected' | 'ended';
-
-export interface CallView {
-  readonly phase: CallPhase;
-  readonly direction: 'outgoing' | 'incoming';
-  /** The other party's user name (or full URI for another domain). */
-  readonly peer: string;
-  readonly muted: boolean;
-  /** We put the peer on hold (RFC 3264 §8.4 sendonly re-INVITE). */
-  readonly onHold: boolean;
-  readonly heldByPeer: boolean;
-  /** The incoming offer has a video stream. */
-  readonly videoOffered: boolean;
-  readonly sendingVideo: boolean;
-  readonly transfer: 'none' | 'pending' | 'failed';
-  /** Why the call ended, in words. */
-  readonly endReason: string | null;
-  /**
-   * The socket dropped during the call and the phone is getting it back (RFC 5626 §4.2.1):
-   * the service holds the call, and media, peer-to-peer, goes on meanwhile.
-   */
-  readonly reconnecting: boolean;
-}
-
-export interface PhoneEvents {
-  registration(state: RegistrationState, detail: string | null): void;
-  call(view: CallView | null): void;
-  /** The streams to play: remote audio/video and the local camera preview. */
-  media(remote: MediaStream, local: MediaStream): void;
-  frame(direction: FrameDirection, text: string): void;
-  /** A DTMF tone the RTP sender actually played (RFC 4733). */
-  dtmfPlayed(tone: string): void;
-}
-
-export interface PhoneConfig {
-  readonly wsUrl: string;
-  /** sip:user@domain */
-  readonly uri: string;
-  readonly user: string;
-  /** Null when the WebSocket URL carries a token, so SIP is not challenged. */
-  readonly password: string | null;
-  /** Fresh ICE servers and policy for each call (TURN credentials expire). */
-  readonly rtcConfig: () => Promise<RTCConfiguration>;
-  /**
-   * How long the service holds a call whose socket dropped (the tenant's flowGraceSeconds,
-   * from the ICE servers' answer): past it the call is over, whatever the page knows.
-   */
-  readonly graceSeconds: () => number;
-}
+export type { CallPhase, CallView, PhoneConfig, PhoneEvents, RegistrationState } from './phone-types.js';
 
 const RFC4733: DTMFOptions = { transportType: 'RFC2833' as DTMFOptions['transportType'], duration: 120, interToneGap: 70 };
 
@@ -76,12 +28,15 @@ export class Phone {
   private pushContact: Record<string, string> | null = null;
   /** A call or answer is waiting for ICE servers: ignore a second click. */
   private preparing = false;
-  /** The socket dropped: when the service gives up on the call if it does not come back. */
-  private graceTimer: ReturnType<typeof setTimeout> | null = null;
   /** The socket is down and JsSIP is reconnecting. */
   private socketDown = false;
-  /** The ICE restart after a reconnect is in flight: a failure now means the service lost the call. */
-  private restarting = false;
+  /** The call across a drop of the socket (recovery.ts). */
+  private readonly recovery = new CallRecovery({
+    session: () => this.session,
+    inCall: () => this.view?.phase === 'connected',
+    graceSeconds: () => this.config.graceSeconds(),
+    reconnecting: (on) => this.update({ reconnecting: on }),
+  });
 
   constructor(
     private readonly config: PhoneConfig,
@@ -116,11 +71,16 @@ export class Phone {
     ua.on('disconnected', () => {
       this.socketDown = true;
       this.events.registration('disconnected', null);
-      this.onSocketLost();
+      this.recovery.lost();
     });
     ua.on('registered', () => {
       this.events.registration('registered', null);
-      this.onSocketBack();
+      this.recovery.back();
+      // A REGISTER that was under way when the push parameters came did not carry them.
+      if (this.pushPending) {
+        this.pushPending = false;
+        ua.register();
+      }
     });
     // JsSIP reports the registration gone when its socket drops; the page says it is reconnecting.
     ua.on('unregistered', () => !this.socketDown && this.events.registration('unregistered', null));
@@ -138,8 +98,13 @@ export class Phone {
   setPush(sub: { endpoint: string; p256dh: string; auth: string }): void {
     this.pushContact = { 'pn-provider': 'webpush', 'pn-prid': `"${sub.endpoint}"`, 'pn-param': `"${sub.p256dh}:${sub.auth}"` };
     this.ua?.registrator().setExtraContactParams(this.pushContact);
+    // JsSIP ignores a register() while one is under way: then it goes again once that one is answered.
+    this.pushPending = true;
     if (this.ua?.isConnected()) this.ua.register();
   }
+
+  /** Push parameters set while a REGISTER may have been under way without them. */
+  private pushPending = false;
 
   /**
    * A push says a call is waiting for this device: if the socket is down, reconnect now
@@ -259,66 +224,6 @@ export class Phone {
     this.syncMedia();
   }
 
-  /**
-   * The socket dropped. JsSIP keeps a confirmed call (nothing was in flight to fail) and
-   * the service holds it for its grace period; the call shows "Reconnecting…" until the
-   * phone is back, and ends on screen when the grace runs out first, as it has for the
-   * other side.
-   */
-  private onSocketLost(): void {
-    const s = this.session;
-    if (!s || this.view?.phase !== 'connected' || this.graceTimer !== null) return;
-    this.update({ reconnecting: true });
-    const seconds = this.config.graceSeconds();
-    this.graceTimer = setTimeout(() => {
-      this.graceTimer = null;
-      if (this.session !== s) return;
-      this.lostReason = `connection lost, not restored within ${seconds} s`;
-      s.terminate();
-    }, seconds * 1000);
-  }
-
-  /**
-   * Registered again after a drop: the service gave the call to this socket. Restart ICE
-   * (the network may have changed under the media) with a re-INVITE, which also proves the
-   * call is still there: a 481 (the service or the other side ended it meanwhile) ends it
-   * here (RFC 3261 §12.2.1.2).
-   */
-  private onSocketBack(): void {
-    if (this.graceTimer === null) return;
-    clearTimeout(this.graceTimer);
-    this.graceTimer = null;
-    const s = this.session;
-    if (!s || s.isEnded()) return;
-    const back = Date.now();
-    // After a restart of the service both parties come back at once, and two re-INVITEs
-    // crossing is glare (491, RFC 3261 §14.1), which JsSIP retries with the CSeq it already
-    // used. So the Call-ID's owner (the caller) waits 2.1–4 s and the callee 0.5 s, as
-    // §14.1 spaces retries, and neither re-offers if the other's re-offer came first: it
-    // restarted ICE and proved the call alive just as well.
-    const delay = s.direction === 'outgoing' ? 2_100 + Math.random() * 1_900 : 500;
-    setTimeout(() => {
-      if (this.session !== s || s.isEnded()) return;
-      if (this.peerOfferAt >= back) return this.update({ reconnecting: false });
-      this.restarting = true;
-      const sent = s.renegotiate({ rtcOfferConstraints: { iceRestart: true } }, () => {
-        this.restarting = false;
-        if (this.session === s) this.update({ reconnecting: false });
-      });
-      if (!sent) {
-        // A re-offer is already under way (JsSIP allows one at a time): the call is back anyway.
-        this.restarting = false;
-        this.update({ reconnecting: false });
-      }
-    }, delay);
-  }
-
-  /** When the peer last re-offered in the current call (a re-INVITE or UPDATE). */
-  private peerOfferAt = 0;
-
-  /** Why the call is being ended here when the page ends it for a lost connection. */
-  private lostReason: string | null = null;
-
   private connected(): boolean {
     return this.view?.phase === 'connected';
   }
@@ -404,8 +309,8 @@ export class Phone {
     session.on('muted', mine(() => this.update({ muted: true })));
     session.on('unmuted', mine(() => this.update({ muted: false })));
     session.on('refer', mine((r: ReferEvent) => void this.acceptTransfer(session, r)));
-    session.on('reinvite', mine(() => (this.peerOfferAt = Date.now())));
-    session.on('update', mine(() => (this.peerOfferAt = Date.now())));
+    session.on('reinvite', mine(() => this.recovery.peerOffered()));
+    session.on('update', mine(() => this.recovery.peerOffered()));
     session.on('ended', mine((x: EndEvent) => this.finish(x)));
     session.on('failed', mine((x: EndEvent) => this.finish(x)));
   }
@@ -435,12 +340,7 @@ export class Phone {
     const by = e.originator === 'remote' ? 'by the other side' : e.originator === 'local' ? 'here' : 'by the service';
     let reason = e.cause === JsSIP.C.causes.BYE ? `hung up ${by}` : e.cause === JsSIP.C.causes.CANCELED ? 'cancelled' : e.cause.toLowerCase();
     // JsSIP ends a call whose re-INVITE fails; after a reconnect that means the service no longer had it.
-    if (this.restarting) reason = 'the call was over when the connection came back';
-    if (this.lostReason) reason = this.lostReason;
-    this.lostReason = null;
-    this.restarting = false;
-    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    this.graceTimer = null;
+    reason = this.recovery.ended() ?? reason;
     this.session = null;
     this.update({ phase: 'ended', endReason: reason, onHold: false, heldByPeer: false, transfer: 'none', reconnecting: false });
     this.remote = new MediaStream();

@@ -126,6 +126,38 @@ describe('calls survive a dropped WebSocket (RFC 5626 flow recovery)', () => {
     await survives('sipjs-jssip', 'sipjs', 'jssip');
   });
 
+  it('make-before-break: JsSIP and SIP.js each move to a newer socket mid-call; the old one’s close ends nothing, and requests follow', async () => {
+    await env.addUsers('alice-mbb', 'bob-mbb');
+    const alice = await env.phone('alice-mbb', 'jssip', { handover: true });
+    const bob = await env.phone('bob-mbb', 'sipjs', { handover: true });
+    open.push(alice, bob);
+    await connect(alice, bob, env.uri('bob-mbb'));
+    await expectMediaFlowing({ alice, bob });
+    const f: Figures = {};
+    for (const [name, who] of [['caller', alice], ['callee', bob]] as const) {
+      const at = Date.now();
+      await who.evaluate(() => window.harness.handover());
+      f[`${name}HandoverMs`] = Date.now() - at;
+      // Past the grace: had the close of the old socket held or ended the call, it would show now.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await byesSeen(alice)).toBe(0);
+      expect(await byesSeen(bob)).toBe(0);
+      // Both sides' requests reach the moved one on its new socket (one re-INVITE at a
+      // time: the answerer's transaction lingers until the ACK).
+      await bob.evaluate(() => window.harness.renegotiate());
+      await new Promise((r) => setTimeout(r, 300));
+      await alice.evaluate(() => window.harness.renegotiate());
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await new Promise((r) => setTimeout(r, GRACE_S * 1000));
+    expect((await lastCall(alice))?.state).toBe('established');
+    expect((await lastCall(bob))?.state).toBe('established');
+    await expectMediaFlowing({ alice, bob });
+    figures['flow-make-before-break'] = f;
+    await alice.evaluate(() => window.harness.hangup());
+    await bob.waitForFunction(() => window.harness.calls().at(-1)?.state === 'ended', undefined, { timeout: 5_000, polling: 100 });
+  });
+
   it('a drop that is not recovered: the other side gets BYE when the grace period runs out, not before', async () => {
     const alice = await party('alice-lost', 'jssip');
     const bob = await party('bob-lost', 'sipjs');

@@ -5,6 +5,7 @@ import type { RTCSessionEvent } from 'jssip/lib/UA';
 import { CallBook, play, remoteStream } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
 import { restartDelayMs } from './ice-restart.js';
+import { HandoverSocket, registerOks, until } from './handover-socket.js';
 
 type Waiter = (session: RTCSession, id: number) => void;
 
@@ -161,6 +162,17 @@ export class JsSipPhone implements Harness {
       if (!s.renegotiate({}, () => resolve())) reject(new Error('JsSIP could not re-offer'));
       s.once('ended', () => reject(new Error('the call ended during the re-INVITE')));
     });
+  }
+
+  async handover(): Promise<void> {
+    const sock = HandoverSocket.latest;
+    if (!sock || !this.ua) throw new Error('start the phone with handover: true');
+    await sock.handover();
+    // JsSIP says `registered` only once; the 200 to this REGISTER is what counts.
+    const okBefore = registerOks();
+    this.ua.register();
+    await until(() => registerOks() > okBefore);
+    sock.retire();
   }
 
   transfer(target: string): Promise<void> {

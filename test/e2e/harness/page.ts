@@ -5,6 +5,7 @@
  */
 import { JsSipPhone } from './jssip-phone.js';
 import { SipJsPhone } from './sipjs-phone.js';
+import { HandoverSocket } from './handover-socket.js';
 import type { Harness, PhoneConfig } from './types.js';
 
 let phone: Harness | null = null;
@@ -16,6 +17,7 @@ function current(): Harness {
 
 window.harness = {
   start(config: PhoneConfig) {
+    if (config.handover) window.WebSocket = HandoverSocket as unknown as typeof WebSocket;
     phone = config.library === 'jssip' ? new JsSipPhone() : new SipJsPhone();
     document.title = `${config.library} ${config.uri}`;
     return phone.start(config);
@@ -27,6 +29,7 @@ window.harness = {
   unhold: () => current().unhold(),
   transfer: (target) => current().transfer(target),
   renegotiate: () => current().renegotiate(),
+  handover: () => current().handover(),
   calls: () => phone?.calls() ?? [],
   recoveries: () => phone?.recoveries() ?? [],
 };

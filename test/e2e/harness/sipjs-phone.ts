@@ -3,6 +3,7 @@ import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAge
 import { CallBook, play } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
 import { restartDelayMs } from './ice-restart.js';
+import { HandoverSocket } from './handover-socket.js';
 
 export class SipJsPhone implements Harness {
   private ua: UserAgent | null = null;
@@ -128,6 +129,16 @@ export class SipJsPhone implements Harness {
         .invite({ requestDelegate: { onAccept: () => resolve(), onReject: (r) => reject(new Error(`re-INVITE ${r.message.statusCode}`)) } })
         .catch(reject);
     });
+  }
+
+  async handover(): Promise<void> {
+    const sock = HandoverSocket.latest;
+    if (!sock || !this.registerer) throw new Error('start the phone with handover: true');
+    await sock.handover();
+    await new Promise<void>((resolve, reject) => {
+      void this.registerer!.register({ requestDelegate: { onAccept: () => resolve(), onReject: (r) => reject(new Error(`REGISTER ${r.message.statusCode}`)) } });
+    });
+    sock.retire();
   }
 
   transfer(): Promise<void> {

@@ -48,6 +48,8 @@ export interface PhoneConfig {
    * +sip.instance, and restart ICE on the call with a re-INVITE (RFC 5626 §4.2.1 as a UA does it).
    */
   readonly recover?: boolean;
+  /** The library's WebSocket can move to a new connection (make-before-break, handover-socket.ts). */
+  readonly handover?: boolean;
 }
 
 /** One loss of the socket and what the phone did after it; epoch ms, null until it happened. */
@@ -88,6 +90,11 @@ export interface Harness {
   transfer(target: string): Promise<void>;
   /** A re-INVITE in the current call with a fresh offer; resolves on its 2xx. */
   renegotiate(): Promise<void>;
+  /**
+   * Make-before-break: a second connection opens, the phone re-registers its instance on
+   * it, and the first closes. Resolves once the first is closed.
+   */
+  handover(): Promise<void>;
   calls(): CallSummary[];
   recoveries(): Recovery[];
 }

@@ -32,7 +32,7 @@ export interface E2e {
    * A harness page whose phone has registered; with `link`, its WebSocket goes through
    * that relay, and `recover` makes it reconnect and re-register when the socket drops.
    */
-  phone(user: string, library: Library, o?: { relayOnly?: boolean; link?: FlakyLink; recover?: boolean }): Promise<Page>;
+  phone(user: string, library: Library, o?: { relayOnly?: boolean; link?: FlakyLink; recover?: boolean; handover?: boolean }): Promise<Page>;
   /** A page of the product itself (the softphone), served by the Worker (at `base`, e.g. through a relay). */
   product(path?: string, base?: string, o?: { init?: string; permissions?: string[] }): Promise<Page>;
   stop(): Promise<void>;
@@ -93,6 +93,7 @@ export async function startE2e(tenant: string, limits: Record<string, unknown> =
         uri: issued.sipUri,
         rtc: { iceServers: await env.iceServers(issued.token), iceTransportPolicy: o.relayOnly ? 'relay' : 'all' },
         recover: o.recover ?? false,
+        handover: o.handover ?? false,
       };
       const page = await openPage(browser!, site!.instrument, site!.url);
       try {
