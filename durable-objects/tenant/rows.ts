@@ -71,7 +71,15 @@ export function configOf(t: Tenant, r: UserRow, gruuKey: string): UserConfig {
   };
 }
 
+const gruuKeys = new Map<string, string>();
+
 /** The tenant's temporary-GRUU key: 32 bytes (AES-SIV-128) derived from its token secret, never stored apart. */
 export function gruuKeyOf(tokenSecret: string): string {
-  return bytesToHex(hmac(sha256, utf8ToBytes(tokenSecret), utf8ToBytes('switchboard temp-gruu key')));
+  let key = gruuKeys.get(tokenSecret);
+  if (!key) {
+    key = bytesToHex(hmac(sha256, utf8ToBytes(tokenSecret), utf8ToBytes('switchboard temp-gruu key')));
+    if (gruuKeys.size > 64) gruuKeys.clear();
+    gruuKeys.set(tokenSecret, key);
+  }
+  return key;
 }

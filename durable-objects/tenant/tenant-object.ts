@@ -160,14 +160,6 @@ export class TenantObject extends DurableObject<Env> {
     return ok(after);
   }
 
-  private gruuKeyCache: string | null = null;
-
-  /** The key every user of the tenant seals and opens temporary GRUUs with (rows.ts `gruuKeyOf`). */
-  private gruuKey(): string {
-    this.gruuKeyCache ??= gruuKeyOf(this.row()!.token_secret);
-    return this.gruuKeyCache;
-  }
-
   /** The tenant's push provider credentials, for a user's object about to send a push. */
   async pushConfig(): Promise<TenantPush> {
     return parsePush(this.row()?.push ?? null);
@@ -211,7 +203,7 @@ export class TenantObject extends DurableObject<Env> {
     if (!user) return fail(404, 'user_not_found', `no user ${id}`);
     const next: UserRow = { ...user, token_gen: randomToken(8) };
     try {
-      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, next, this.gruuKey()));
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, next, gruuKeyOf(this.row()!.token_secret)));
     } catch (err) {
       return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
     }
@@ -265,7 +257,7 @@ export class TenantObject extends DurableObject<Env> {
     };
     // Push first: if the user's object cannot take the new credentials, nothing changes.
     try {
-      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, row, this.gruuKey()));
+      await this.userObject(id).configure({ tenant: t.id, user: id }, configOf(t, row, gruuKeyOf(this.row()!.token_secret)));
     } catch (err) {
       return fail(503, 'push_failed', `could not reach the user's object: ${err instanceof Error ? err.message : 'unknown error'}`);
     }
@@ -386,11 +378,12 @@ export class TenantObject extends DurableObject<Env> {
   /** Pushes the tenant's policy to every user. False if any push failed. */
   private async pushAll(t: Tenant): Promise<boolean> {
     const rows = this.sql.exec<UserRow>('SELECT * FROM users').toArray();
+    const gruuKey = gruuKeyOf(this.row()!.token_secret);
     let okAll = true;
     await this.inBatches(rows, async (r) => {
       const identity: UserIdentity = { tenant: t.id, user: r.id };
       try {
-        await this.userObject(r.id).configure(identity, configOf(t, r, this.gruuKey()));
+        await this.userObject(r.id).configure(identity, configOf(t, r, gruuKey));
       } catch {
         okAll = false;
       }
