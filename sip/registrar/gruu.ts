@@ -23,9 +23,19 @@ export function publicGruu(user: string, domain: string, instance: string): stri
   return `sip:${user}@${domain};gr=${urn}`;
 }
 
+/** Sealing is deterministic: a device's refreshes reuse its GRUU instead of sealing it again (bounded). */
+const sealedCache = new Map<string, string>();
+
 export function tempGruu(keyHex: string, user: string, domain: string, instance: string): string {
-  const sealed = aessiv(hexToBytes(keyHex), utf8ToBytes(domain)).encrypt(utf8ToBytes(`${user}\n${instance}`));
-  return `sip:${PREFIX}${bytesToHex(sealed)}@${domain};gr`;
+  const key = `${keyHex} ${domain} ${user} ${instance}`;
+  let uri = sealedCache.get(key);
+  if (uri === undefined) {
+    const sealed = aessiv(hexToBytes(keyHex), utf8ToBytes(domain)).encrypt(utf8ToBytes(`${user}\n${instance}`));
+    uri = `sip:${PREFIX}${bytesToHex(sealed)}@${domain};gr`;
+    if (sealedCache.size >= 1024) sealedCache.clear();
+    sealedCache.set(key, uri);
+  }
+  return uri;
 }
 
 /** The user and instance a temporary GRUU's user part reaches, or null if it is not one of ours. */
