@@ -156,8 +156,10 @@ export class JsSipPhone implements Harness {
     });
   }
 
-  renegotiate(): Promise<void> {
+  async renegotiate(): Promise<void> {
     const s = this.session();
+    // JsSIP re-offers one at a time, and not while the peer's re-INVITE is unanswered or unACKed.
+    for (let i = 0; i < 20 && !s.isReadyToReOffer(); i++) await new Promise((r) => setTimeout(r, 100));
     return new Promise((resolve, reject) => {
       if (!s.renegotiate({}, () => resolve())) reject(new Error('JsSIP could not re-offer'));
       s.once('ended', () => reject(new Error('the call ended during the re-INVITE')));

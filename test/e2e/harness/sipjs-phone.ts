@@ -3,7 +3,7 @@ import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAge
 import { CallBook, play } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
 import { restartDelayMs } from './ice-restart.js';
-import { HandoverSocket } from './handover-socket.js';
+import { HandoverSocket, until } from './handover-socket.js';
 
 export class SipJsPhone implements Harness {
   private ua: UserAgent | null = null;
@@ -121,10 +121,12 @@ export class SipJsPhone implements Harness {
     return Promise.reject(new Error('the e2e tests resume calls with JsSIP'));
   }
 
-  renegotiate(): Promise<void> {
+  async renegotiate(): Promise<void> {
     const c = this.current;
-    if (!c) return Promise.reject(new Error('no call in progress'));
-    return new Promise((resolve, reject) => {
+    if (!c) throw new Error('no call in progress');
+    // SIP.js takes one re-INVITE at a time: the peer's last one must have had its ACK.
+    await untilAcked().catch(() => undefined);
+    return new Promise<void>((resolve, reject) => {
       void c.session
         .invite({ requestDelegate: { onAccept: () => resolve(), onReject: (r) => reject(new Error(`re-INVITE ${r.message.statusCode}`)) } })
         .catch(reject);
@@ -184,4 +186,14 @@ export class SipJsPhone implements Harness {
   calls(): CallSummary[] {
     return this.book.summaries();
   }
+}
+
+/** Resolves once the last INVITE this page received has had its ACK (it answered it). */
+function untilAcked(): Promise<void> {
+  const frames = window.__e2e.frames;
+  const last = frames.filter((f) => f.dir === 'in' && f.text.startsWith('INVITE ')).at(-1);
+  const seq = last ? /^CSeq:\s*(\d+)/im.exec(last.text)?.[1] : undefined;
+  if (!seq) return Promise.resolve();
+  const ack = new RegExp(`^CSeq:\\s*${seq} ACK`, 'im');
+  return until(() => frames.some((f) => f.dir === 'in' && f.text.startsWith('ACK ') && ack.test(f.text)), 3_000);
 }
