@@ -17,6 +17,13 @@ const devVars = `${root}.dev.vars`;
 if (!existsSync(devVars)) {
   writeFileSync(devVars, `# Local development secrets (not committed)\nADMIN_TOKEN=${randomBytes(24).toString('base64url')}\n`);
 }
+// And a VAPID key pair, so that the softphone can offer Web Push (RFC 8292) locally too.
+if (!/^VAPID_PUBLIC_KEY=/m.test(readFileSync(devVars, 'utf8'))) {
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+  const pub = Buffer.from(await crypto.subtle.exportKey('raw', keys.publicKey)).toString('base64url');
+  const { d } = await crypto.subtle.exportKey('jwk', keys.privateKey);
+  writeFileSync(devVars, `${readFileSync(devVars, 'utf8').replace(/\n?$/, '\n')}VAPID_PUBLIC_KEY=${pub}\nVAPID_PRIVATE_KEY=${d}\nVAPID_SUBJECT=mailto:dev@localhost\n`);
+}
 const adminToken = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
 if (!adminToken) {
   console.error('.dev.vars has no ADMIN_TOKEN line; add one (ADMIN_TOKEN=<something random>) and retry.');
