@@ -15,7 +15,7 @@ import { onPeerRequest } from './proxy/from-peer.js';
 import { expireWakes, forgetPushBinding, nextWake } from './proxy/wake.js';
 import { expireFork, failBranch, forkIsSettled } from './proxy/fork.js';
 import { field } from './message/message.js';
-import { parseMessage } from './message/parser.js';
+import { keptRequest, parseMessage } from './message/parser.js';
 import { serialize } from './message/serializer.js';
 import { expireBindings } from './registrar/registrar.js';
 import { responseFromHeaders } from './message/response.js';
@@ -124,9 +124,9 @@ function onSocketRefused(s: Step, conn: string, text: string, status: number, re
  * have (§16.9), through our own Via, so the answer finds its way back like any other.
  */
 function onRelayFailed(s: Step, text: string, status: number, reason: string): void {
-  const r = parseMessage(text, { trusted: true });
-  if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
-  onPeerResponse(s, responseFromHeaders(r.message.headers, status, { reason, toTag: s.ctx.newId() }));
+  const req = keptRequest(text);
+  if (!req || req.method === 'ACK') return;
+  onPeerResponse(s, responseFromHeaders(req.headers, status, { reason, toTag: s.ctx.newId() }));
 }
 
 function expireDue(s: Step): void {

@@ -20,6 +20,11 @@ export interface RecoveryHost {
   reconnecting(on: boolean): void;
 }
 
+/** How long after being registered again a phone waits to restart ICE: see `CallRecovery.back`. */
+export function restartDelayMs(ownsCallId: boolean): number {
+  return ownsCallId ? 2_100 + Math.random() * 1_900 : 500;
+}
+
 export class CallRecovery {
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
   /** The ICE restart after a reconnect is in flight: a failure now means the service lost the call. */
@@ -60,7 +65,6 @@ export class CallRecovery {
     const s = this.host.session();
     if (!s || s.isEnded()) return;
     const since = Date.now();
-    const delay = s.direction === 'outgoing' ? 2_100 + Math.random() * 1_900 : 500;
     setTimeout(() => {
       if (this.host.session() !== s || s.isEnded()) return;
       if (this.peerOfferAt >= since) return this.host.reconnecting(false);
@@ -74,7 +78,7 @@ export class CallRecovery {
         this.restarting = false;
         this.host.reconnecting(false);
       }
-    }, delay);
+    }, restartDelayMs(s.direction === 'outgoing'));
   }
 
   /** The peer re-offered in the call. */

@@ -4,7 +4,7 @@
  * a failure at the first call), kept in the tenant's row, and handed to a user's object
  * only when it sends a push. The API shows what identifies them, never the keys.
  */
-import type { ApnsConfig } from '../user/push/apns.js';
+import { pemBytes, type ApnsConfig } from '../user/push/apns.js';
 import type { FcmConfig } from '../user/push/fcm.js';
 
 export interface TenantPush {
@@ -25,11 +25,6 @@ export interface TenantPushView {
 }
 
 export const NO_PUSH: TenantPush = { fcm: null, apns: null };
-
-function pemBytes(pem: string): Uint8Array<ArrayBuffer> {
-  const b64 = pem.replace(/-----(BEGIN|END)[^-]+-----/g, '').replace(/\s+/g, '');
-  return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-}
 
 async function imports(pem: string, algorithm: Parameters<typeof crypto.subtle.importKey>[2]): Promise<boolean> {
   try {

@@ -7,7 +7,7 @@ import { callId, contacts, cseq, fromTag, toTag } from '../message/headers.js';
 import { header, type SipMessage, type SipRequest, type SipResponse } from '../message/message.js';
 import { makeBranch, ourViaValue } from '../hops.js';
 import { buildCancel, buildRequest, nextCseq, reasonHeader } from '../message/request.js';
-import { parseMessage } from '../message/parser.js';
+import { keptRequest } from '../message/parser.js';
 import { responseFromHeaders } from '../message/response.js';
 import { dialogId, type Dialog, type DialogSide, type Direction, type UserState } from '../state.js';
 import type { MediaSummary } from '../policy/sdp.js';
@@ -305,8 +305,8 @@ export function graceExpired(s: Step, d: Dialog): void {
 export function answerWaiting(s: Step, d: Dialog, status: number, reason?: string): void {
   if (!d.waiting || d.waiting.length === 0) return;
   for (const text of d.waiting) {
-    const r = parseMessage(text, { trusted: true });
-    if (r.ok && r.message.kind === 'request') s.relayResponse(d.peer, responseFromHeaders(r.message.headers, status, reason ? { reason } : {}));
+    const req = keptRequest(text);
+    if (req) s.relayResponse(d.peer, responseFromHeaders(req.headers, status, reason ? { reason } : {}));
   }
   s.putDialog({ ...(s.dialog(d.id) ?? d), waiting: [] });
 }

@@ -244,3 +244,12 @@ function clip(s: string): string {
   return printable.length > 40 ? `${printable.slice(0, 40)}...` : printable;
 }
 
+
+/**
+ * A request this service serialised itself and kept (a relay, a request waiting on a held
+ * call or a sleeping device): parsed as trusted, or null if it is somehow not a request.
+ */
+export function keptRequest(text: string): SipRequest | null {
+  const r = parseMessage(text, { trusted: true });
+  return r.ok && r.message.kind === 'request' ? r.message : null;
+}

@@ -4,7 +4,7 @@
  * dialog; CANCEL cancels the fork (RFC 3261 §16.10).
  */
 import { answerWaiting, dialogForPeerRequest, noteInDialogRequest } from '../dialog/dialog.js';
-import { parseMessage } from '../message/parser.js';
+import { keptRequest } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
 import { cancelWake, wakeFor } from './wake.js';
 import { openTempGruu } from '../registrar/gruu.js';
@@ -141,9 +141,8 @@ export function releaseWaiting(s: Step, id: string): void {
   if (!d || d.state !== 'confirmed' || d.conn === null || !d.waiting || d.waiting.length === 0) return;
   s.putDialog({ ...d, waiting: [] });
   for (const text of d.waiting) {
-    const r = parseMessage(text, { trusted: true });
-    if (!r.ok || r.message.kind !== 'request') continue;
-    forwardToSocket(s, d.conn, r.message, topVia(r.message)?.branch ?? '', integerHeader(r.message, 'max-forwards') ?? 70);
+    const req = keptRequest(text);
+    if (req) forwardToSocket(s, d.conn, req, topVia(req)?.branch ?? '', integerHeader(req, 'max-forwards') ?? 70);
   }
 }
 

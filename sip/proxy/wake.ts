@@ -6,7 +6,7 @@
  */
 import { callId } from '../message/headers.js';
 import { field, type SipRequest } from '../message/message.js';
-import { parseMessage } from '../message/parser.js';
+import { keptRequest } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
 import { wakePayload } from '../registrar/push.js';
 import type { PushBinding, UserState } from '../state.js';
@@ -43,8 +43,8 @@ export function deliverWoken(s: Step, deliver: (peer: string, req: SipRequest) =
   if (wakes.length === 0) return;
   s.state = { ...s.state, wakes: [] };
   for (const w of wakes) {
-    const r = parseMessage(w.text, { trusted: true });
-    if (r.ok && r.message.kind === 'request') deliver(w.peer, r.message);
+    const req = keptRequest(w.text);
+    if (req) deliver(w.peer, req);
   }
 }
 
@@ -65,8 +65,8 @@ export function expireWakes(s: Step, all = false): void {
   if (due.length === 0) return;
   s.state = { ...s.state, wakes: s.state.wakes.filter((w) => !due.includes(w)) };
   for (const w of due) {
-    const r = parseMessage(w.text, { trusted: true });
-    if (r.ok && r.message.kind === 'request') rejectRelayed(s, r.message, w.peer, 480, { reason: 'Temporarily Unavailable', headers: [field('Warning', `399 ${s.ctx.policy.domain} "the device did not wake"`)] });
+    const req = keptRequest(w.text);
+    if (req) rejectRelayed(s, req, w.peer, 480, { reason: 'Temporarily Unavailable', headers: [field('Warning', `399 ${s.ctx.policy.domain} "the device did not wake"`)] });
   }
 }
 
@@ -78,8 +78,8 @@ export function cancelWake(s: Step, peer: string, incomingBranch: string): boole
   const w = s.state.wakes.find((x) => x.branch === incomingBranch && x.method === 'INVITE' && x.peer === peer);
   if (!w) return false;
   s.state = { ...s.state, wakes: s.state.wakes.filter((x) => x !== w) };
-  const r = parseMessage(w.text, { trusted: true });
-  if (r.ok && r.message.kind === 'request') rejectRelayed(s, r.message, w.peer, 487);
+  const req = keptRequest(w.text);
+  if (req) rejectRelayed(s, req, w.peer, 487);
   return true;
 }
 

@@ -35,7 +35,8 @@ async function signWithKid(claims: Record<string, unknown>, pem: string, kid: st
   return sign(claims, { ...jwk, alg: 'ES256', kid }, 'ES256');
 }
 
-function pemBytes(pem: string): Uint8Array<ArrayBuffer> {
+/** The DER bytes of a PEM key. */
+export function pemBytes(pem: string): Uint8Array<ArrayBuffer> {
   const b64 = pem.replace(/-----(BEGIN|END)[^-]+-----/g, '').replace(/\s+/g, '');
   return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
 }

@@ -4,7 +4,8 @@ import type { EndEvent, ReferEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { RTCSessionEvent } from 'jssip/lib/UA';
 import { CallBook, play, remoteStream } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
-import { restartDelayMs } from './ice-restart.js';
+// The softphone's spacing of the ICE restart after a reconnect (glare, RFC 3261 §14.1).
+import { restartDelayMs } from '../../../web/recovery.js';
 import { HandoverSocket, registerOks, until } from './handover-socket.js';
 
 type Waiter = (session: RTCSession, id: number) => void;

@@ -2,7 +2,8 @@
 import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session, type Web } from 'sip.js';
 import { CallBook, play } from './call-book.js';
 import type { CallSummary, Harness, PhoneConfig, Recovery } from './types.js';
-import { restartDelayMs } from './ice-restart.js';
+// The softphone's spacing of the ICE restart after a reconnect (glare, RFC 3261 §14.1).
+import { restartDelayMs } from '../../../web/recovery.js';
 import { HandoverSocket, until } from './handover-socket.js';
 
 export class SipJsPhone implements Harness {
