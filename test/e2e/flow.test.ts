@@ -100,7 +100,7 @@ async function survives(scenario: string, callerLib: Library, calleeLib: Library
     expect((await lastCall(bob.page))?.state).toBe('established');
     await expectMediaFlowing({ alice: alice.page, bob: bob.page });
     // Reconnecting waits on the library's backoff; once the REGISTER is answered the call
-    // routes to the new socket; the ICE restart is deliberately spaced after it (ice-restart.ts).
+    // routes to the new socket; the ICE restart is deliberately spaced after it (web/recovery.ts `restartDelayMs`).
     f[`${name}ReconnectMs`] = recovery.connectedAt! - upAt;
     f[`${name}SignalingBackMs`] = recovery.registeredAt! - recovery.connectedAt!;
     f[`${name}IceRestartedMs`] = recovery.restartedAt! - recovery.registeredAt!;

@@ -99,7 +99,22 @@ export function spawnWranglerDev(args: string[]): { child: ChildProcess; output:
   return { child, output };
 }
 
+/**
+ * Starts `wrangler dev` on free ports. A port found free can be taken by another server
+ * before workerd binds it (tests start several at once): then it starts again on others.
+ */
 export async function startDevServer(o: { vars?: Record<string, string>; port?: number } = {}): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(o);
+    } catch (err) {
+      const taken = err instanceof Error && /Address already in use/.test(err.message);
+      if (!taken || o.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startDevServerOnce(o: { vars?: Record<string, string>; port?: number }): Promise<DevServer> {
   const port = o.port ?? (await freePort());
   const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'switchboard-dev-'));
@@ -115,7 +130,10 @@ export async function startDevServer(o: { vars?: Record<string, string>; port?: 
 
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output.text}`);
+    if (child.exitCode !== null) {
+      rmSync(state, { recursive: true, force: true });
+      throw new Error(`wrangler dev exited (${child.exitCode}):\n${output.text}`);
+    }
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
